@@ -1,0 +1,66 @@
+"""kmsg: a typed, at-least-once job queue for message-sending work, on SQLite or Redis.
+
+Open a queue with :func:`open_queue`, enqueue msgspec Struct payloads, and run them with a worker.
+The contract every backend keeps is :class:`JobQueue` (see ``kmsg.queue``).
+"""
+
+from kmsg.codec import PayloadCodec, TaskRegistry, task_name_of
+from kmsg.errors import (
+    BackendUnavailable,
+    JobNotFound,
+    KMsgError,
+    KmsgError,
+    KMsgErrorCode,
+    LeaseLost,
+    MissingDependencyError,
+    PayloadDecodeError,
+    ValidationError,
+)
+from kmsg.ids import new_job_id
+from kmsg.models import (
+    Backoff,
+    ClaimedJob,
+    Job,
+    JobError,
+    JobPage,
+    JobState,
+    Lease,
+    QueueStats,
+    RateLimit,
+)
+from kmsg.queue import Capabilities, JobQueue
+from kmsg.urls import open_queue, redact_url
+from kmsg.validation import NewJob
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendUnavailable",
+    "Backoff",
+    "Capabilities",
+    "ClaimedJob",
+    "Job",
+    "JobError",
+    "JobNotFound",
+    "JobPage",
+    "JobQueue",
+    "JobState",
+    "KMsgError",
+    "KMsgErrorCode",
+    "KmsgError",
+    "Lease",
+    "LeaseLost",
+    "MissingDependencyError",
+    "NewJob",
+    "PayloadCodec",
+    "PayloadDecodeError",
+    "QueueStats",
+    "RateLimit",
+    "TaskRegistry",
+    "ValidationError",
+    "__version__",
+    "new_job_id",
+    "open_queue",
+    "redact_url",
+    "task_name_of",
+]

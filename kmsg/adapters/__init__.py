@@ -1,0 +1,1 @@
+"""Backends implementing :class:`kmsg.JobQueue`; each is imported lazily by ``kmsg.open_queue``."""

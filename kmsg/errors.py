@@ -1,0 +1,138 @@
+"""The kmsg exception tree.
+
+Every error kmsg raises on purpose derives from :class:`KmsgError`::
+
+    KmsgError
+    ├── ValidationError          bad input: a payload, option or name; nothing was written
+    ├── JobNotFound              no job with that id in that queue
+    ├── LeaseLost                fencing: the lease token is stale; nothing was changed
+    ├── PayloadDecodeError       stored payload bytes do not decode to the task's type
+    ├── BackendUnavailable       the backend cannot be reached or cannot run here
+    ├── MissingDependencyError   an optional extra is not installed
+    └── KMsgError                a message provider refused or failed a send (has a code)
+
+Subclasses carry structured fields (``LeaseLost.job_id``, ``KMsgError.code``) so callers never parse
+messages.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "BackendUnavailable",
+    "JobNotFound",
+    "KMsgError",
+    "KMsgErrorCode",
+    "KmsgError",
+    "LeaseLost",
+    "MissingDependencyError",
+    "PayloadDecodeError",
+    "ValidationError",
+]
+
+
+class KmsgError(Exception):
+    """Root of every error kmsg raises on purpose."""
+
+
+class ValidationError(KmsgError, ValueError):
+    """Input was refused before anything was written: a payload, an option, a name or a URL."""
+
+
+class JobNotFound(KmsgError, LookupError):
+    """No job with ``job_id`` exists in ``queue`` (it never did, or it was removed)."""
+
+    def __init__(self, queue: str, job_id: str) -> None:
+        super().__init__(f"job {job_id!r} not found in queue {queue!r}")
+        self.queue = queue
+        self.job_id = job_id
+
+
+class LeaseLost(KmsgError):
+    """The caller no longer holds the job's lease, so the call changed nothing.
+
+    Raised by ``complete``, ``fail``, ``extend`` and ``release`` when the job is not ``processing``
+    under the given token: the lease expired and the job was reclaimed (perhaps by another worker),
+    the job was cancelled, or it was removed.
+    """
+
+    def __init__(self, queue: str, job_id: str, reason: str = "lease token is stale") -> None:
+        super().__init__(f"lease lost on job {job_id!r} in queue {queue!r}: {reason}")
+        self.queue = queue
+        self.job_id = job_id
+        self.reason = reason
+
+
+class PayloadDecodeError(KmsgError):
+    """Stored payload bytes could not be decoded to the task's payload type."""
+
+    def __init__(self, task: str, detail: str) -> None:
+        super().__init__(f"payload of task {task!r} does not decode: {detail}")
+        self.task = task
+        self.detail = detail
+
+
+class BackendUnavailable(KmsgError):
+    """The backend cannot be reached, or cannot run under the current async library."""
+
+
+class MissingDependencyError(KmsgError, ImportError):
+    """An optional dependency is missing; ``extra`` names the extra that installs it."""
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f'{feature} needs an optional dependency: pip install "kmsg[{extra}]"')
+        self.feature = feature
+        self.extra = extra
+
+
+class KMsgErrorCode(enum.StrEnum):
+    """Why a message provider refused or failed a send."""
+
+    INVALID_REQUEST = "INVALID_REQUEST"
+    AUTHENTICATION_FAILED = "AUTHENTICATION_FAILED"
+    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+    TEMPLATE_NOT_FOUND = "TEMPLATE_NOT_FOUND"
+    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+    NETWORK_ERROR = "NETWORK_ERROR"
+    NETWORK_TIMEOUT = "NETWORK_TIMEOUT"
+    PROVIDER_ERROR = "PROVIDER_ERROR"
+    UNKNOWN_ERROR = "UNKNOWN_ERROR"
+
+    @property
+    def retryable(self) -> bool:
+        """Whether a send that failed with this code may succeed if tried again later."""
+        return self in _RETRYABLE_CODES
+
+
+_RETRYABLE_CODES = frozenset(
+    {
+        KMsgErrorCode.RATE_LIMIT_EXCEEDED,
+        KMsgErrorCode.NETWORK_ERROR,
+        KMsgErrorCode.NETWORK_TIMEOUT,
+        KMsgErrorCode.PROVIDER_ERROR,
+        KMsgErrorCode.UNKNOWN_ERROR,
+    }
+)
+
+
+class KMsgError(KmsgError):
+    """A message provider refused or failed a send.
+
+    ``retryable`` defaults to what the code implies; ``retry_after`` (seconds) is the provider's
+    hint, e.g. from an HTTP ``Retry-After`` header on ``RATE_LIMIT_EXCEEDED``.
+    """
+
+    def __init__(
+        self,
+        code: KMsgErrorCode,
+        message: str,
+        *,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{code.value}: {message}")
+        self.code = code
+        self.message = message
+        self.retryable = code.retryable if retryable is None else retryable
+        self.retry_after = retry_after

@@ -1,0 +1,176 @@
+"""The records kmsg stores and returns, as msgspec Structs.
+
+All of them are frozen: a ``Job`` is a snapshot of what the backend held when it was read, never a
+handle to live storage.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import msgspec
+
+__all__ = [
+    "Backoff",
+    "ClaimedJob",
+    "Job",
+    "JobError",
+    "JobPage",
+    "JobState",
+    "Lease",
+    "QueueStats",
+    "RateLimit",
+]
+
+
+class JobState(enum.StrEnum):
+    """Where a job is in its life.
+
+    ``pending`` is due now and waiting; ``delayed`` is due later (scheduled, or backing off after a
+    failure); ``processing`` is claimed under a lease; ``completed``, ``failed`` (the queue's dead
+    letters) and ``cancelled`` are terminal.
+    """
+
+    PENDING = "pending"
+    DELAYED = "delayed"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """True for completed, failed and cancelled: the job will never run again by itself."""
+        return self in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
+
+
+class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Exponential retry delay kept with each job: ``min(maximum, initial * factor ** (n - 1))``.
+
+    The queue applies it without jitter, so that Lua and SQL compute the same figure; the worker's
+    retry policy adds jitter by passing ``retry_in`` to ``fail``.
+    """
+
+    initial: float = 1.0
+    factor: float = 2.0
+    maximum: float = 300.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        exponent = max(attempt - 1, 0)
+        try:
+            raw = self.initial * self.factor**exponent
+        except OverflowError:
+            return self.maximum
+        return min(self.maximum, raw)
+
+
+class JobError(msgspec.Struct, frozen=True, kw_only=True):
+    """One failed attempt: when (epoch seconds), which attempt, the error type and its message."""
+
+    at: float
+    attempt: int
+    type: str
+    message: str
+
+
+class Job(msgspec.Struct, frozen=True, kw_only=True):
+    """A snapshot of one job.
+
+    ``payload`` holds the encoded bytes (JSON) of a msgspec Struct whose type is named by ``task``.
+    Times are epoch seconds (floats). ``attempts`` counts claims so far; ``max_attempts`` is the
+    number of runs allowed in all. ``cancel_requested`` is set when a ``processing`` job was
+    cancelled: it becomes ``cancelled`` when its holder finishes or its lease ends.
+    """
+
+    id: str
+    queue: str
+    task: str
+    payload: bytes
+    state: JobState
+    priority: int
+    run_at: float
+    created_at: float
+    attempts: int
+    max_attempts: int
+    backoff: Backoff
+    lease: float
+    dedupe_key: str | None = None
+    errors: tuple[JobError, ...] = ()
+    result: bytes | None = None
+    lease_until: float | None = None
+    cancel_requested: bool = False
+    completed_at: float | None = None
+    failed_at: float | None = None
+    cancelled_at: float | None = None
+
+    @property
+    def last_error(self) -> JobError | None:
+        """The most recent failure, if any."""
+        return self.errors[-1] if self.errors else None
+
+
+class Lease(msgspec.Struct, frozen=True, kw_only=True):
+    """What a holder shows to act on a claimed job: the job's address and its fencing token."""
+
+    queue: str
+    job_id: str
+    token: str
+
+
+class ClaimedJob(msgspec.Struct, frozen=True, kw_only=True):
+    """A job handed to one claimer, with the fresh lease token that fences its acknowledgements."""
+
+    job: Job
+    token: str
+
+    @property
+    def lease(self) -> Lease:
+        """The lease to pass to ``complete``, ``fail``, ``extend`` and ``release``."""
+        return Lease(queue=self.job.queue, job_id=self.job.id, token=self.token)
+
+
+class RateLimit(msgspec.Struct, frozen=True, kw_only=True):
+    """At most ``max_jobs`` claims per ``per_seconds`` across every claimer of a queue."""
+
+    max_jobs: int
+    per_seconds: float
+
+
+class QueueStats(msgspec.Struct, frozen=True, kw_only=True):
+    """Counts per state and the queue's settings, read in one atomic step."""
+
+    queue: str
+    pending: int
+    delayed: int
+    processing: int
+    completed: int
+    failed: int
+    cancelled: int
+    oldest_pending_age: float | None
+    paused: bool
+    rate_limit: RateLimit | None
+
+    @property
+    def total(self) -> int:
+        """Jobs in every state."""
+        return (
+            self.pending
+            + self.delayed
+            + self.processing
+            + self.completed
+            + self.failed
+            + self.cancelled
+        )
+
+    def count(self, state: JobState) -> int:
+        """The count for one state."""
+        count: int = getattr(self, state.value)
+        return count
+
+
+class JobPage(msgspec.Struct, frozen=True, kw_only=True):
+    """One page of a listing; pass ``next_cursor`` back to get the next page (None: no more)."""
+
+    jobs: tuple[Job, ...]
+    next_cursor: str | None

@@ -1,0 +1,309 @@
+"""The JobQueue contract that every kmsg backend keeps.
+
+Design notes
+------------
+* **One atomic step per call.** Every method below is a single Lua script (Redis) or a single
+  ``BEGIN IMMEDIATE`` transaction (SQLite). A call either happens whole or not at all.
+* **A job's address is (queue, id).** Redis Cluster keeps every key of a queue in one hash slot, so
+  the queue is part of how a job is found; ``get``, ``cancel`` and ``remove`` take both, and a
+  :class:`~kmsg.models.Lease` carries both.
+* **At least once, fenced.** ``claim`` hands each job to one claimer with a fresh lease token and a
+  deadline. ``complete``, ``fail``, ``extend`` and ``release`` act only while the job is still
+  ``processing`` under that token, else raise ``LeaseLost`` and change nothing, so a worker whose
+  lease ran out can never finish a job another worker now holds. A lease that ends without an
+  acknowledgement counts as a failed attempt (error type ``LeaseExpired``): the job is retried with
+  backoff while attempts remain, else dead-lettered. Nothing stays ``processing`` forever.
+* **Ordering.** ``claim`` takes pending jobs by priority (higher first), then due time (``run_at``),
+  then enqueue order.
+* **Validation first.** Bad input raises ``ValidationError`` before anything is written.
+* **Time.** Durations are float seconds; instants are epoch seconds. Redis reads the server's
+  ``TIME`` inside its scripts; SQLite uses the host clock.
+* **Listing order.** ``pending`` in claim order, ``delayed`` by due time, ``processing`` by lease
+  deadline, and the terminal states newest first (by the time they ended). A job that stays in its
+  state while a listing is paged through appears exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol, Self, runtime_checkable
+
+import msgspec
+
+from kmsg.models import Backoff, ClaimedJob, Job, JobPage, JobState, Lease, QueueStats
+from kmsg.validation import NewJob
+
+__all__ = ["Capabilities", "JobQueue"]
+
+
+class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
+    """What one adapter can do, so callers and tests branch on features, never on names.
+
+    - ``backend``: a short name for humans (``"sqlite"``, ``"redis"``).
+    - ``anyio_backends``: the anyio backends the adapter runs under (``"asyncio"``, ``"trio"``);
+      under any other it raises ``BackendUnavailable`` at once.
+    - ``multi_host``: workers on several machines may share the queue.
+    - ``server_time``: leases and delays use the server's clock, not the caller's.
+    - ``atomic_cross_queue_move``: ``retry_failed(..., to_queue=...)`` is one atomic step; when
+      False the move is at-least-once and idempotent by job id.
+    - ``push_wakeup``: ``wait_for_jobs`` is woken by a signal from enqueue, not by polling.
+    """
+
+    backend: str
+    anyio_backends: frozenset[str]
+    multi_host: bool
+    server_time: bool
+    atomic_cross_queue_move: bool
+    push_wakeup: bool
+
+
+@runtime_checkable
+class JobQueue(Protocol):
+    """An async job queue with leases, fencing, retries, dead letters and dedupe.
+
+    Open one with :func:`kmsg.open_queue`. Use it as an async context manager, or call
+    :meth:`aclose` when done. Every method may raise ``BackendUnavailable`` when the backend cannot
+    be reached; each lists the other errors it raises.
+    """
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this adapter supports."""
+        ...
+
+    async def __aenter__(self) -> Self:
+        """Return the queue itself."""
+        ...
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Close the queue (see :meth:`aclose`)."""
+        ...
+
+    # --- producing -----------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        payload: msgspec.Struct,
+        *,
+        queue: str = "default",
+        priority: int = 0,
+        delay: float | None = None,
+        run_at: float | None = None,
+        max_attempts: int = 3,
+        backoff: Backoff | None = None,
+        lease: float = 30.0,
+        dedupe_key: str | None = None,
+        job_id: str | None = None,
+    ) -> str:
+        """Store one job and return its id. Options are those of :class:`~kmsg.NewJob`.
+
+        The job is ``pending`` if due now, else ``delayed``. With a ``dedupe_key``, while a
+        non-terminal job with that key exists in the queue, nothing is written and that job's id is
+        returned. If ``job_id`` already exists in the queue, nothing is written and it is returned
+        (a replayed enqueue is harmless). Atomic. Raises ``ValidationError`` (nothing written).
+        """
+        ...
+
+    async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
+        """Store a batch of jobs in one atomic step; return their ids in input order.
+
+        Every job is validated before any is written: one bad job refuses the whole batch with
+        ``ValidationError``. Dedupe and id rules are those of :meth:`enqueue`, applied in order (a
+        later job in the batch may dedupe onto an earlier one). A batch holds at most 10,000 jobs;
+        the jobs may name different queues, in which case the Redis adapter writes one atomic step
+        per queue.
+        """
+        ...
+
+    # --- consuming -----------------------------------------------------------------------------
+
+    async def claim(
+        self, queue: str, *, limit: int = 1, lease: float | None = None
+    ) -> list[ClaimedJob]:
+        """Claim up to ``limit`` due jobs; return ``[]`` when none is due.
+
+        In one atomic step: move due ``delayed`` jobs to ``pending``; end expired leases (each
+        counts as a failed attempt with error type ``LeaseExpired``: retried with backoff if
+        attempts remain, else ``failed``; a job whose cancel was requested becomes ``cancelled``);
+        then take the best pending jobs (priority desc, run_at, enqueue order), for each adding 1
+        to ``attempts``, setting ``processing``, ``lease_until = now + lease`` (default: the job's
+        own lease) and a fresh lease token. A paused queue returns ``[]``; a rate limit caps how
+        many are taken. Raises ``ValidationError`` for a bad name, limit or lease.
+        """
+        ...
+
+    async def complete(self, lease: Lease, *, result: bytes | None = None) -> None:
+        """Mark the held job ``completed``, keeping ``result`` (at most 64 KiB).
+
+        Acts only if the job is ``processing`` under ``lease.token``; otherwise raises
+        ``LeaseLost`` and changes nothing. If a cancel was requested meanwhile the job becomes
+        ``cancelled`` and ``LeaseLost`` is raised. Completing again with the same token after it
+        succeeded returns without a second effect (a replay is harmless). Atomic.
+        """
+        ...
+
+    async def fail(
+        self,
+        lease: Lease,
+        error: BaseException | str,
+        *,
+        retry_in: float | None = None,
+        retryable: bool = True,
+    ) -> JobState:
+        """Record a failed attempt of the held job; return its new state.
+
+        The error (type name and message) joins the job's error history. If ``retryable`` and
+        attempts remain, the job becomes ``delayed`` until ``now + retry_in`` (default: the job's
+        backoff for this attempt); otherwise it becomes ``failed`` (dead-lettered). Fenced as
+        :meth:`complete` is: ``LeaseLost`` and no change on a stale token. Atomic.
+        """
+        ...
+
+    async def extend(self, lease: Lease, duration: float) -> float:
+        """Heartbeat: set the held job's lease to end ``duration`` seconds from now.
+
+        Returns the new deadline (epoch seconds). Raises ``LeaseLost`` (nothing changed) if the job
+        is no longer held under that token, or if its cancel was requested, so the holder learns
+        to stop. Atomic.
+        """
+        ...
+
+    async def release(self, lease: Lease) -> None:
+        """Give back a held job unstarted: it returns to ``pending`` and the attempt is refunded.
+
+        For a worker shutting down with jobs it has not finished. A job whose cancel was requested
+        becomes ``cancelled`` instead. Fenced: ``LeaseLost`` on a stale token. Atomic.
+        """
+        ...
+
+    async def wait_for_jobs(self, queue: str, max_wait: float) -> None:
+        """Return when a job of ``queue`` may have become claimable, or after ``max_wait`` seconds.
+
+        May return early without a job (callers claim and wait again). Adapters with
+        ``push_wakeup`` are woken by enqueue; the others poll cheaply.
+        """
+        ...
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def get(self, queue: str, job_id: str) -> Job:
+        """The job's current snapshot. Raises ``JobNotFound``."""
+        ...
+
+    async def peek(self, queue: str, *, limit: int = 1) -> list[Job]:
+        """Up to ``limit`` pending jobs in claim order, without claiming them."""
+        ...
+
+    async def stats(self, queue: str) -> QueueStats:
+        """Counts per state, the oldest pending job's age and the queue's settings. Atomic."""
+        ...
+
+    async def queues(self) -> list[str]:
+        """Names of the queues that have held jobs or settings, sorted."""
+        ...
+
+    async def list_jobs(
+        self, queue: str, state: JobState, *, limit: int = 100, cursor: str | None = None
+    ) -> JobPage:
+        """One page of the jobs in ``state``, in that state's listing order (module docstring).
+
+        ``cursor`` is the previous page's ``next_cursor``. Raises ``ValidationError`` for a bad
+        limit or a cursor this adapter did not make.
+        """
+        ...
+
+    # --- dead letters --------------------------------------------------------------------------
+
+    async def list_failed(
+        self, queue: str, *, limit: int = 100, cursor: str | None = None
+    ) -> JobPage:
+        """One page of the queue's dead letters, newest first (``list_jobs`` on ``failed``)."""
+        ...
+
+    async def retry_failed(
+        self,
+        queue: str,
+        job_ids: Iterable[str] | None = None,
+        *,
+        to_queue: str | None = None,
+    ) -> int:
+        """Send dead letters back to ``pending``; return how many moved.
+
+        ``job_ids=None`` means every dead letter of the queue. Attempts are reset to 0; the error
+        history is kept. Ids that are not dead letters are skipped. With ``to_queue`` the jobs move
+        to that queue, keeping their ids (see ``Capabilities.atomic_cross_queue_move``).
+        """
+        ...
+
+    async def purge_failed(
+        self,
+        queue: str,
+        job_ids: Iterable[str] | None = None,
+        *,
+        older_than: float | None = None,
+    ) -> int:
+        """Delete dead letters; return how many were deleted.
+
+        ``job_ids=None`` means all of them; ``older_than`` (seconds) keeps those that failed more
+        recently. Atomic.
+        """
+        ...
+
+    # --- housekeeping --------------------------------------------------------------------------
+
+    async def cancel(self, queue: str, job_id: str) -> JobState:
+        """Cancel a job; return its state afterwards.
+
+        ``pending``/``delayed`` become ``cancelled`` at once. A ``processing`` job stays
+        ``processing`` with ``cancel_requested`` set and becomes ``cancelled`` when its holder
+        finishes or its lease ends (the holder's ``complete``/``fail``/``extend`` raise
+        ``LeaseLost``). A terminal job is left as it is. Raises ``JobNotFound``. Atomic.
+        """
+        ...
+
+    async def remove(self, queue: str, job_id: str) -> bool:
+        """Delete a job in any state; return whether it existed. A holder gets ``LeaseLost``."""
+        ...
+
+    async def clear(self, queue: str) -> int:
+        """Delete every job of the queue (settings are kept); return how many were deleted."""
+        ...
+
+    async def cleanup(self, queue: str, states: Iterable[JobState], older_than: float) -> int:
+        """Delete terminal jobs in ``states`` that ended more than ``older_than`` seconds ago.
+
+        Only terminal states are allowed (``ValidationError`` otherwise), so retention can never
+        delete pending work. Returns how many were deleted. Atomic.
+        """
+        ...
+
+    async def pause(self, queue: str) -> None:
+        """Stop ``claim`` from handing out jobs of the queue (enqueue still works)."""
+        ...
+
+    async def resume(self, queue: str) -> None:
+        """Undo :meth:`pause`."""
+        ...
+
+    async def set_rate_limit(
+        self, queue: str, max_jobs: int | None, per_seconds: float = 1.0
+    ) -> None:
+        """Allow at most ``max_jobs`` claims per ``per_seconds`` across every claimer.
+
+        Enforced inside ``claim`` as a token bucket holding up to ``max_jobs`` tokens, refilled at
+        ``max_jobs / per_seconds`` a second. ``max_jobs=None`` removes the limit.
+        """
+        ...
+
+    async def import_jobs(self, jobs: Sequence[Job]) -> int:
+        """Write job snapshots as they are (for migration between backends); return how many.
+
+        Ids that already exist in their queue are skipped, so a re-run after an interruption
+        neither loses nor duplicates a job. A ``processing`` snapshot is stored as ``pending``
+        (its lease belonged to another backend) with its attempt refunded. Atomic per queue.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and threads. Idempotent."""
+        ...

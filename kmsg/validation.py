@@ -1,0 +1,236 @@
+"""Checks every public entry point runs before anything is written, shared by all adapters.
+
+Each ``check_*`` returns its (normalised) argument or raises ``ValidationError`` with a message that
+names the argument and the allowed range. :func:`prepare_job` turns a :class:`NewJob` into the
+validated, encoded :class:`PreparedJob` an adapter stores.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
+
+import msgspec
+
+from kmsg.errors import ValidationError
+from kmsg.ids import new_job_id
+from kmsg.models import Backoff, JobState
+
+if TYPE_CHECKING:
+    from kmsg.codec import PayloadCodec
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "MAX_BATCH",
+    "MAX_DELAY",
+    "MAX_LEASE",
+    "MAX_PRIORITY",
+    "MIN_LEASE",
+    "MIN_PRIORITY",
+    "NewJob",
+    "PreparedJob",
+    "check_batch",
+    "check_dedupe_key",
+    "check_lease",
+    "check_limit",
+    "check_name",
+    "check_seconds",
+    "check_states",
+    "prepare_job",
+]
+
+NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+MIN_PRIORITY: Final = -1000
+MAX_PRIORITY: Final = 1000
+MAX_ATTEMPTS: Final = 1000
+MIN_LEASE: Final = 0.05
+MAX_LEASE: Final = 7 * 24 * 3600.0
+MAX_DELAY: Final = 10 * 366 * 24 * 3600.0
+MAX_BATCH: Final = 10_000
+MAX_DEDUPE_KEY: Final = 512
+MAX_RESULT_BYTES: Final = 64 * 1024
+DEFAULT_QUEUE: Final = "default"
+DEFAULT_LEASE: Final = 30.0
+DEFAULT_MAX_ATTEMPTS: Final = 3
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_name(kind: str, name: object) -> str:
+    """Return ``name`` if it is a valid queue, task or job-id name, else raise ``ValidationError``.
+
+    Names are 1-128 characters of ``[A-Za-z0-9_.:-]``: safe in SQL parameters, Redis keys and hash
+    tags, URLs and file names alike.
+    """
+    if not isinstance(name, str) or NAME_PATTERN.fullmatch(name) is None:
+        raise ValidationError(
+            f"invalid {kind} name {_shown(name)}: use 1-128 characters of [A-Za-z0-9_.:-]"
+        )
+    return name
+
+
+def _check_number(name: str, value: object, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{name} must be a number, not {_shown(value)}")
+    number = float(value)
+    if not math.isfinite(number) or not low <= number <= high:
+        raise ValidationError(f"{name} must be between {low:g} and {high:g}, not {_shown(value)}")
+    return number
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{name} must be an integer, not {_shown(value)}")
+    if not low <= value <= high:
+        raise ValidationError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def check_seconds(name: str, value: object, *, high: float = MAX_DELAY) -> float:
+    """A duration in seconds: finite, 0 or more, at most ``high``."""
+    return _check_number(name, value, 0.0, high)
+
+
+def check_lease(value: object) -> float:
+    """A lease duration in seconds, between ``MIN_LEASE`` and ``MAX_LEASE``."""
+    return _check_number("lease", value, MIN_LEASE, MAX_LEASE)
+
+
+def check_limit(value: object, *, high: int = MAX_BATCH) -> int:
+    """A positive count (claim limit, page size), at most ``high``."""
+    return _check_int("limit", value, 1, high)
+
+
+def check_batch(count: int) -> None:
+    """A batch of ``count`` items may be written in one step (1 to ``MAX_BATCH``; 0 is fine too)."""
+    if count > MAX_BATCH:
+        raise ValidationError(f"a batch holds at most {MAX_BATCH} items, not {count}")
+
+
+def check_dedupe_key(value: object) -> str | None:
+    """None, or a non-empty printable string of at most 512 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_DEDUPE_KEY:
+        raise ValidationError(f"dedupe_key must be a string of 1-{MAX_DEDUPE_KEY} characters")
+    if not value.isprintable():
+        raise ValidationError(f"dedupe_key must be printable, not {_shown(value)}")
+    return value
+
+
+def check_states(states: Iterable[object], *, allowed: Iterable[JobState]) -> frozenset[JobState]:
+    """A non-empty set of states drawn from ``allowed`` (strings are accepted)."""
+    permitted = frozenset(allowed)
+    result: set[JobState] = set()
+    for state in states:
+        try:
+            parsed = JobState(state) if isinstance(state, str) else JobState(str(state))
+        except ValueError:
+            raise ValidationError(f"unknown job state {_shown(state)}") from None
+        if parsed not in permitted:
+            names = sorted(s.value for s in permitted)
+            raise ValidationError(f"state {parsed.value!r} is not allowed here; use one of {names}")
+        result.add(parsed)
+    if not result:
+        raise ValidationError("at least one state is required")
+    return frozenset(result)
+
+
+def check_result(result: object) -> bytes | None:
+    """None, or bytes of at most 64 KiB (a job's result is meant to be small)."""
+    if result is None:
+        return None
+    if not isinstance(result, bytes):
+        raise ValidationError(f"result must be bytes or None, not {type(result).__name__}")
+    if len(result) > MAX_RESULT_BYTES:
+        raise ValidationError(f"result is {len(result)} bytes; the limit is {MAX_RESULT_BYTES}")
+    return result
+
+
+def check_backoff(value: object) -> Backoff:
+    """A Backoff with initial and maximum in [0, MAX_DELAY] and factor in [1, 100]."""
+    if not isinstance(value, Backoff):
+        raise ValidationError(f"backoff must be a kmsg.Backoff, not {type(value).__name__}")
+    check_seconds("backoff.initial", value.initial)
+    check_seconds("backoff.maximum", value.maximum)
+    _check_number("backoff.factor", value.factor, 1.0, 100.0)
+    return value
+
+
+class NewJob(msgspec.Struct, frozen=True, kw_only=True):
+    """One job to enqueue, with its options; ``JobQueue.enqueue`` takes the same as keywords.
+
+    - ``payload``: a msgspec Struct instance; its type names the task.
+    - ``queue``: the queue name (default ``"default"``).
+    - ``priority``: -1000 to 1000, higher runs first (default 0).
+    - ``delay`` (seconds from now) or ``run_at`` (epoch seconds), not both: when the job is due.
+    - ``max_attempts``: runs allowed in all, 1 to 1000 (default 3).
+    - ``backoff``: the retry delay after a failure (default ``Backoff()``).
+    - ``lease``: seconds a claim lasts unless extended (default 30).
+    - ``dedupe_key``: while a non-terminal job with this key exists in the queue, enqueue returns
+      that job's id and writes nothing.
+    - ``job_id``: the id to use (default: a new ULID); enqueueing an id that exists is a no-op that
+      returns the id, which makes a replayed enqueue safe.
+    """
+
+    payload: msgspec.Struct
+    queue: str = DEFAULT_QUEUE
+    priority: int = 0
+    delay: float | None = None
+    run_at: float | None = None
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    backoff: Backoff | None = None
+    lease: float = DEFAULT_LEASE
+    dedupe_key: str | None = None
+    job_id: str | None = None
+
+
+class PreparedJob(msgspec.Struct, frozen=True, kw_only=True):
+    """A validated, encoded job, ready for an adapter to store.
+
+    Exactly one of ``delay`` and ``run_at`` may be set; with neither the job is due now. The adapter
+    resolves ``delay`` against its own clock (the Redis server's, for Redis).
+    """
+
+    id: str
+    queue: str
+    task: str
+    payload: bytes
+    priority: int
+    delay: float | None
+    run_at: float | None
+    max_attempts: int
+    backoff: Backoff
+    lease: float
+    dedupe_key: str | None
+
+
+def prepare_job(new: NewJob, codec: PayloadCodec) -> PreparedJob:
+    """Validate every option of ``new`` and encode its payload; raise ``ValidationError`` if bad."""
+    if not isinstance(new, NewJob):
+        raise ValidationError(f"expected a kmsg.NewJob, not {type(new).__name__}")
+    queue = check_name("queue", new.queue)
+    job_id = new_job_id() if new.job_id is None else check_name("job id", new.job_id)
+    if new.delay is not None and new.run_at is not None:
+        raise ValidationError("give delay or run_at, not both")
+    delay = None if new.delay is None else check_seconds("delay", new.delay)
+    run_at = None if new.run_at is None else _check_number("run_at", new.run_at, 0.0, 1e11)
+    task, payload = codec.encode(new.payload)
+    return PreparedJob(
+        id=job_id,
+        queue=queue,
+        task=task,
+        payload=payload,
+        priority=_check_int("priority", new.priority, MIN_PRIORITY, MAX_PRIORITY),
+        delay=delay,
+        run_at=run_at,
+        max_attempts=_check_int("max_attempts", new.max_attempts, 1, MAX_ATTEMPTS),
+        backoff=check_backoff(Backoff() if new.backoff is None else new.backoff),
+        lease=check_lease(new.lease),
+        dedupe_key=check_dedupe_key(new.dedupe_key),
+    )

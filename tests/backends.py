@@ -1,0 +1,69 @@
+"""How the test suites reach each backend: one entry per adapter, chosen by name.
+
+Conformance tests never look at the names; they get a :class:`Store` (a URL plus a way to open
+handles on it) and the adapter's :class:`~kmsg.Capabilities`. Adding an adapter means adding an
+entry to ``BACKENDS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kmsg import Capabilities, JobQueue, open_queue
+
+
+@dataclass
+class Store:
+    """One isolated store of a backend (a fresh SQLite file, or a Redis server and key prefix).
+
+    ``url`` opens it from another process; :meth:`open` opens a handle here, closed by the fixture.
+    """
+
+    url: str
+    options: dict[str, Any] = field(default_factory=dict)
+    _opened: list[JobQueue] = field(default_factory=list)
+
+    async def open(self, **options: Any) -> JobQueue:
+        """A new handle on this store; every handle of one store sees the same jobs."""
+        queue = await open_queue(self.url, **{**self.options, **options})
+        self._opened.append(queue)
+        return queue
+
+    async def close_all(self) -> None:
+        """Close every handle opened through :meth:`open`."""
+        while self._opened:
+            await self._opened.pop().aclose()
+
+
+@dataclass(frozen=True)
+class BackendUnderTest:
+    """An adapter the suites run against: its static capabilities and how to make a fresh store."""
+
+    name: str
+    capabilities: Callable[[], Capabilities]
+    store: Callable[[Path], AbstractAsyncContextManager[Store]]
+
+
+@asynccontextmanager
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh SQLite database file in the test's temporary folder."""
+    store = Store(url=f"sqlite:///{tmp_path / 'kmsg.db'}")
+    try:
+        yield store
+    finally:
+        await store.close_all()
+
+
+def _sqlite_capabilities() -> Capabilities:
+    from kmsg.adapters.sqlite import CAPABILITIES
+
+    return CAPABILITIES
+
+
+BACKENDS: dict[str, BackendUnderTest] = {
+    "sqlite": BackendUnderTest("sqlite", _sqlite_capabilities, sqlite_store),
+}
