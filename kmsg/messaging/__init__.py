@@ -1,0 +1,110 @@
+"""The K-Message domain: messages, providers, templates and the message job processor.
+
+::
+
+    from kmsg.messaging import KMsg, MessageJobProcessor, MockProvider, Sms
+
+    kmsg_ = KMsg(MockProvider(), queue)
+    await kmsg_.send(Sms(to="+82 10-1234-5678", text="인증번호 123456"))
+
+``HttpProvider`` lives in :mod:`kmsg.messaging.http` (it needs ``pip install "kmsg[http]"``); load
+any registered provider by name with :func:`load_provider`.
+"""
+
+from kmsg.messaging.delivery import (
+    DeliveryReport,
+    DeliveryState,
+    DeliveryStatus,
+    DeliveryStore,
+    InMemoryDeliveryStore,
+    get_delivery_status,
+)
+from kmsg.messaging.facade import Hooks, KMsg
+from kmsg.messaging.mock import (
+    Delay,
+    Fail,
+    MockCall,
+    MockProvider,
+    RateLimited,
+    Scenario,
+    Succeed,
+    Timeout,
+)
+from kmsg.messaging.models import (
+    AlimTalk,
+    Button,
+    FriendTalk,
+    Lms,
+    Message,
+    MessagePriority,
+    Mms,
+    SendResult,
+    Sms,
+)
+from kmsg.messaging.phone import InvalidPhoneNumber, PhoneKind, normalize_phone, phone_kind
+from kmsg.messaging.processor import (
+    BulkSendResult,
+    MessageJobProcessor,
+    SendBulkMessagesJob,
+    SendMessageJob,
+    SendScheduledMessageJob,
+    UpdateDeliveryStatusJob,
+    fan_out,
+)
+from kmsg.messaging.provider import PROVIDER_GROUP, Provider, load_provider
+from kmsg.messaging.template_store import (
+    InMemoryTemplateStore,
+    ProviderTemplate,
+    TemplatePage,
+    TemplateStatus,
+)
+from kmsg.messaging.templates import MissingTemplateVariable, Template, render_template
+
+__all__ = [
+    "AlimTalk",
+    "BulkSendResult",
+    "Button",
+    "Delay",
+    "DeliveryReport",
+    "DeliveryState",
+    "DeliveryStatus",
+    "DeliveryStore",
+    "Fail",
+    "FriendTalk",
+    "Hooks",
+    "InMemoryDeliveryStore",
+    "InMemoryTemplateStore",
+    "InvalidPhoneNumber",
+    "KMsg",
+    "Lms",
+    "Message",
+    "MessageJobProcessor",
+    "MessagePriority",
+    "MissingTemplateVariable",
+    "Mms",
+    "MockCall",
+    "MockProvider",
+    "PROVIDER_GROUP",
+    "PhoneKind",
+    "Provider",
+    "ProviderTemplate",
+    "RateLimited",
+    "Scenario",
+    "SendBulkMessagesJob",
+    "SendMessageJob",
+    "SendResult",
+    "SendScheduledMessageJob",
+    "Sms",
+    "Succeed",
+    "Template",
+    "TemplatePage",
+    "TemplateStatus",
+    "Timeout",
+    "UpdateDeliveryStatusJob",
+    "fan_out",
+    "get_delivery_status",
+    "load_provider",
+    "normalize_phone",
+    "phone_kind",
+    "render_template",
+]

@@ -1,0 +1,208 @@
+"""``MockProvider``: a scriptable, handler-driven provider for tests, demos and ``K_MSG_MOCK=true``.
+
+Each send plays one :data:`Scenario`. The next one comes from, in order: the script
+(:meth:`MockProvider.script`, :meth:`MockProvider.mock_failure`), else the ``handler`` (a function
+of the message, like httpx's ``MockTransport``), else a seeded coin: ``Fail()`` with probability
+``failure_rate``, else ``Succeed()``. A seeded random latency (uniform in ``latency``) comes first.
+Every send is recorded in :attr:`MockProvider.history`, failures included.
+
+AlimTalk sends look their template up in :attr:`MockProvider.templates`: a missing code fails
+with ``TEMPLATE_NOT_FOUND``, a template not approved or a missing ``#{var}`` with
+``INVALID_REQUEST`` (neither retryable), as a real gateway answers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+
+from kmsg.errors import KMsgError, KMsgErrorCode, ValidationError
+from kmsg.messaging.models import AlimTalk, Message, SendResult
+from kmsg.messaging.template_store import InMemoryTemplateStore, TemplateStatus
+from kmsg.messaging.templates import MissingTemplateVariable, Template
+
+__all__ = [
+    "Delay",
+    "Fail",
+    "MockCall",
+    "MockProvider",
+    "RateLimited",
+    "Scenario",
+    "Succeed",
+    "Timeout",
+]
+
+
+@dataclass(frozen=True)
+class Succeed:
+    """The provider accepts the message."""
+
+
+@dataclass(frozen=True)
+class Fail:
+    """The provider refuses the message with ``code`` (retryable as the code says)."""
+
+    code: KMsgErrorCode = KMsgErrorCode.PROVIDER_ERROR
+    message: str = "mock failure"
+
+
+@dataclass(frozen=True)
+class RateLimited:
+    """The provider answers ``RATE_LIMIT_EXCEEDED`` and asks to wait ``retry_after`` seconds."""
+
+    retry_after: float = 1.0
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """The provider does not answer: ``NETWORK_TIMEOUT`` after ``after`` seconds."""
+
+    after: float = 0.0
+
+
+@dataclass(frozen=True)
+class Delay:
+    """The provider takes ``seconds`` to answer, then plays ``then``."""
+
+    seconds: float
+    then: Scenario = Succeed()
+
+
+Scenario = Succeed | Fail | RateLimited | Timeout | Delay
+"""What one send does."""
+
+
+@dataclass(frozen=True)
+class MockCall:
+    """One recorded send: the message, either its ``result`` or its ``error``, and the random
+    ``latency`` (seconds) it was held for."""
+
+    message: Message
+    result: SendResult | None
+    error: KMsgError | None
+    latency: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the send succeeded."""
+        return self.result is not None
+
+
+class MockProvider:
+    """An in-memory provider that records every send and plays scripted or random outcomes.
+
+    ``seed`` makes ``failure_rate`` and ``latency`` reproducible; ``clock`` stamps results.
+    """
+
+    def __init__(
+        self,
+        handler: Callable[[Message], Scenario] | None = None,
+        *,
+        name: str = "mock",
+        failure_rate: float = 0.0,
+        latency: tuple[float, float] = (0.0, 0.0),
+        seed: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not 0.0 <= failure_rate <= 1.0:
+            raise ValidationError(f"failure_rate must be between 0 and 1, not {failure_rate}")
+        if not 0.0 <= latency[0] <= latency[1]:
+            raise ValidationError(f"latency must be (low, high) with 0 <= low <= high: {latency}")
+        self._name = name
+        self._handler = handler
+        self._failure_rate = failure_rate
+        self._latency = latency
+        self._random = random.Random(seed)
+        self._clock = clock
+        self._script: deque[Scenario] = deque()
+        self._ids = itertools.count(1)
+        self.history: list[MockCall] = []
+        """Every send so far, in order, failures included."""
+        self.templates = InMemoryTemplateStore(clock=clock)
+        """The templates AlimTalk sends are checked against and rendered from."""
+
+    @property
+    def name(self) -> str:
+        """The provider name put in results (default ``"mock"``)."""
+        return self._name
+
+    @property
+    def sent(self) -> list[Message]:
+        """The messages sent successfully, in order."""
+        return [call.message for call in self.history if call.ok]
+
+    def script(self, *scenarios: Scenario) -> None:
+        """Queue outcomes for the next sends, one each, before the handler or the coin decide."""
+        self._script.extend(scenarios)
+
+    def mock_failure(
+        self, count: int = 1, code: KMsgErrorCode = KMsgErrorCode.PROVIDER_ERROR
+    ) -> None:
+        """Make the next ``count`` sends fail with ``code``."""
+        self.script(*[Fail(code)] * count)
+
+    async def send(self, message: Message) -> SendResult:
+        """Play the next scenario for ``message``; record and return or raise its outcome."""
+        scenario = self._next_scenario(message)
+        low, high = self._latency
+        latency = self._random.uniform(low, high) if high > 0 else 0.0
+        if latency:
+            await anyio.sleep(latency)
+        try:
+            result = await self._play(scenario, message)
+        except KMsgError as exc:
+            self.history.append(MockCall(message, None, exc, latency))
+            raise
+        self.history.append(MockCall(message, result, None, latency))
+        return result
+
+    def _next_scenario(self, message: Message) -> Scenario:
+        if self._script:
+            return self._script.popleft()
+        if self._handler is not None:
+            return self._handler(message)
+        if self._failure_rate and self._random.random() < self._failure_rate:
+            return Fail(message="mock random failure")
+        return Succeed()
+
+    async def _play(self, scenario: Scenario, message: Message) -> SendResult:
+        match scenario:
+            case Succeed():
+                if isinstance(message, AlimTalk):
+                    await self._check_template(message)
+                return SendResult(
+                    message_id=f"{self._name}-{next(self._ids)}",
+                    provider=self._name,
+                    to=message.to,
+                    accepted_at=self._clock(),
+                )
+            case Fail(code, text):
+                raise KMsgError(code, text)
+            case RateLimited(retry_after):
+                raise KMsgError(
+                    KMsgErrorCode.RATE_LIMIT_EXCEEDED, "mock rate limit", retry_after=retry_after
+                )
+            case Timeout(after):
+                await anyio.sleep(after)
+                raise KMsgError(KMsgErrorCode.NETWORK_TIMEOUT, "mock timeout")
+            case Delay(seconds, then):
+                await anyio.sleep(seconds)
+                return await self._play(then, message)
+
+    async def _check_template(self, message: AlimTalk) -> None:
+        template = await self.templates.get(message.template_code)
+        if template.status is not TemplateStatus.APPROVED:
+            raise KMsgError(
+                KMsgErrorCode.INVALID_REQUEST,
+                f"template {template.code!r} is {template.status.value}, not approved",
+            )
+        try:
+            Template(template.content).render(message.variables)
+        except MissingTemplateVariable as exc:
+            raise KMsgError(KMsgErrorCode.INVALID_REQUEST, str(exc)) from None

@@ -1,0 +1,167 @@
+"""``MessageJobProcessor``: the worker handlers that turn queued message jobs into provider sends.
+
+Four job types (payload Structs, named by ``__kmsg_task__``):
+
+* ``send_message`` (:class:`SendMessageJob`): send one message; the job's result is the
+  :class:`~kmsg.messaging.models.SendResult`.
+* ``send_scheduled_message`` (:class:`SendScheduledMessageJob`): the same, enqueued with
+  ``run_at=scheduled_at`` so the queue holds it ``delayed`` until then.
+* ``send_bulk_messages`` (:class:`SendBulkMessagesJob`): **fans out**. The handler enqueues, in one
+  atomic ``enqueue_many``, one ``send_message`` job per recipient with the id
+  ``f"{bulk_job_id}.{index}"`` and the dedupe key ``f"{bulk_job_id}:{recipient}"``, and completes
+  with their ids. Each recipient's send is then its own job, retried on its own, so a failure for
+  one recipient never re-sends to another. If the bulk handler runs again (its worker died before
+  completing it, or it was retried), the same ids are enqueued again and the queue writes nothing
+  for an id it already holds: no recipient gets a second job, whatever state the first is in.
+* ``update_delivery_status`` (:class:`UpdateDeliveryStatusJob`): record a carrier's delivery report
+  in the processor's :class:`~kmsg.messaging.delivery.DeliveryStore`.
+
+Provider errors steer the job: a retryable ``KMsgError`` raises ``Retry(after=retry_after)`` (the
+provider's ``Retry-After`` when it gave one, else the worker's backoff), a non-retryable one raises
+``NonRetryable`` and the job is dead-lettered at once.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final
+
+import msgspec
+
+from kmsg.errors import KMsgError, ValidationError
+from kmsg.messaging.delivery import DeliveryReport, DeliveryStore, InMemoryDeliveryStore
+from kmsg.messaging.models import Message, SendResult
+from kmsg.messaging.provider import Provider
+from kmsg.models import Job
+from kmsg.queue import JobQueue
+from kmsg.validation import MAX_BATCH, NewJob
+from kmsg.worker import NonRetryable, Retry, Worker, current_job
+
+__all__ = [
+    "BulkSendResult",
+    "MessageJobProcessor",
+    "SendBulkMessagesJob",
+    "SendMessageJob",
+    "SendScheduledMessageJob",
+    "UpdateDeliveryStatusJob",
+    "fan_out",
+]
+
+MAX_BULK: Final = MAX_BATCH
+
+
+class SendMessageJob(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Send one message now."""
+
+    __kmsg_task__: ClassVar[str] = "send_message"
+    message: Message
+
+
+class SendScheduledMessageJob(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
+):
+    """Send one message at ``scheduled_at`` (epoch seconds; enqueue with the same ``run_at``)."""
+
+    __kmsg_task__: ClassVar[str] = "send_scheduled_message"
+    message: Message
+    scheduled_at: float
+
+
+class SendBulkMessagesJob(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Send each of ``messages`` (1 to 10,000, one per recipient: recipients must differ)."""
+
+    __kmsg_task__: ClassVar[str] = "send_bulk_messages"
+    messages: tuple[Message, ...]
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.messages) <= MAX_BULK:
+            raise ValidationError(f"a bulk send holds 1-{MAX_BULK} messages")
+        recipients = [message.to for message in self.messages]
+        if len(set(recipients)) != len(recipients):
+            raise ValidationError("a bulk send names each recipient once")
+
+
+class UpdateDeliveryStatusJob(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
+):
+    """Record a carrier's delivery report."""
+
+    __kmsg_task__: ClassVar[str] = "update_delivery_status"
+    report: DeliveryReport
+
+
+class BulkSendResult(msgspec.Struct, frozen=True, kw_only=True):
+    """A fanned-out bulk send: the ``send_message`` job ids, in the order of its messages."""
+
+    job_ids: tuple[str, ...]
+
+
+async def fan_out(queue: JobQueue, parent: Job, bulk: SendBulkMessagesJob) -> list[str]:
+    """Enqueue one ``send_message`` job per message of ``bulk``; return their ids.
+
+    The child jobs take the parent job's queue, priority, attempts, backoff and lease. Safe to
+    repeat: the ids are derived from ``parent.id``, so a repeat writes nothing.
+    """
+    children = [
+        NewJob(
+            payload=SendMessageJob(message=message),
+            queue=parent.queue,
+            priority=parent.priority,
+            max_attempts=parent.max_attempts,
+            backoff=parent.backoff,
+            lease=parent.lease,
+            dedupe_key=f"{parent.id}:{message.to}",
+            job_id=f"{parent.id}.{index}",
+        )
+        for index, message in enumerate(bulk.messages)
+    ]
+    return await queue.enqueue_many(children)
+
+
+class MessageJobProcessor:
+    """Binds the message job handlers to a worker, sending through ``provider``.
+
+    ``provider`` may be a :class:`~kmsg.messaging.facade.KMsg`, so its hooks run for queued sends
+    too. Delivery reports go to ``delivery_store`` (default: a new in-memory store).
+    """
+
+    def __init__(self, provider: Provider, *, delivery_store: DeliveryStore | None = None) -> None:
+        self.provider = provider
+        self.delivery_store: DeliveryStore = (
+            InMemoryDeliveryStore() if delivery_store is None else delivery_store
+        )
+
+    def register(self, worker: Worker) -> None:
+        """Register the four handlers on ``worker``."""
+        worker.register(self.send_message)
+        worker.register(self.send_scheduled_message)
+        worker.register(self.send_bulk_messages)
+        worker.register(self.update_delivery_status)
+
+    async def send_message(self, job: SendMessageJob) -> SendResult:
+        """Handler of ``send_message``: send the message, return the provider's result."""
+        return await self._send(job.message)
+
+    async def send_scheduled_message(self, job: SendScheduledMessageJob) -> SendResult:
+        """Handler of ``send_scheduled_message``: sends like ``send_message`` once due."""
+        return await self._send(job.message)
+
+    async def send_bulk_messages(self, job: SendBulkMessagesJob) -> BulkSendResult:
+        """Handler of ``send_bulk_messages``: fan out one job per recipient (module docstring)."""
+        context = current_job()
+        try:
+            ids = await fan_out(context.queue, context.job, job)
+        except ValidationError as exc:
+            raise NonRetryable(f"cannot fan out bulk job {context.job.id}: {exc}") from exc
+        return BulkSendResult(job_ids=tuple(ids))
+
+    async def update_delivery_status(self, job: UpdateDeliveryStatusJob) -> None:
+        """Handler of ``update_delivery_status``: keep the report in the delivery store."""
+        await self.delivery_store.record(job.report)
+
+    async def _send(self, message: Message) -> SendResult:
+        try:
+            return await self.provider.send(message)
+        except KMsgError as exc:
+            if exc.retryable:
+                raise Retry(after=exc.retry_after, reason=str(exc)) from exc
+            raise NonRetryable(str(exc)) from exc

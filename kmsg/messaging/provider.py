@@ -1,0 +1,57 @@
+"""The ``Provider`` seam: one async ``send``, and providers found by entry point.
+
+A provider turns a :data:`~kmsg.messaging.models.Message` into a
+:class:`~kmsg.messaging.models.SendResult`, or raises :class:`~kmsg.KMsgError` whose ``code`` says
+whether trying again may help (``KMsgError.retryable``) and, for ``RATE_LIMIT_EXCEEDED``, how long
+to wait (``retry_after``). Any other exception is a bug in the provider.
+
+Third-party providers register a factory under the entry-point group ``kmsg.providers``; kmsg
+registers ``mock`` (:class:`~kmsg.messaging.mock.MockProvider`) and ``http``
+(:class:`~kmsg.messaging.http.HttpProvider`)::
+
+    [project.entry-points."kmsg.providers"]
+    acme = "acme_sms:AcmeProvider"
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any, Final, Protocol, runtime_checkable
+
+from kmsg.errors import ValidationError
+from kmsg.messaging.models import Message, SendResult
+
+__all__ = ["PROVIDER_GROUP", "Provider", "load_provider"]
+
+PROVIDER_GROUP: Final = "kmsg.providers"
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Sends one message through a messaging service."""
+
+    @property
+    def name(self) -> str:
+        """A short name for results and logs (``"mock"``, ``"http"``)."""
+        ...
+
+    async def send(self, message: Message) -> SendResult:
+        """Send ``message``; raise ``KMsgError`` (with a code) if it was refused or failed."""
+        ...
+
+
+def load_provider(name: str, /, **options: Any) -> Provider:
+    """Build the provider registered as ``name`` in the ``kmsg.providers`` group with ``options``.
+
+    Raises ``ValidationError`` for a name no installed package registers, or a factory that does
+    not make a :class:`Provider`; ``MissingDependencyError`` when the provider's extra is missing.
+    """
+    found = entry_points(group=PROVIDER_GROUP, name=name)
+    if not found:
+        known = sorted(point.name for point in entry_points(group=PROVIDER_GROUP))
+        raise ValidationError(f"no message provider named {name!r}; installed: {known}")
+    factory = next(iter(found)).load()
+    provider = factory(**options)
+    if not isinstance(provider, Provider):
+        raise ValidationError(f"provider {name!r} made {provider!r}, which is not a Provider")
+    return provider
