@@ -1,0 +1,66 @@
+"""Dead letters of one queue: list and filter, retry or purge one, the selected, or all matching."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from kmsg.dashboard.common import context_of, queue_name, redirect, render
+from kmsg.dashboard.search import matching_failed_ids, search_jobs
+from kmsg.errors import ValidationError
+from kmsg.models import JobState
+from kmsg.validation import check_name
+
+__all__ = ["routes"]
+
+PAGE_SIZE = 50
+
+
+async def dead_letters(request: Request) -> Response:
+    """One page of the queue's dead letters, newest first, optionally filtered."""
+    ctx = context_of(request)
+    name = queue_name(request)
+    text = request.query_params.get("q", "").strip()
+    cursor = request.query_params.get("cursor") or None
+    page = await search_jobs(ctx.queue, name, JobState.FAILED, text, limit=PAGE_SIZE, cursor=cursor)
+    values = {"queue": name, "q": text, "page": page, "paged": cursor is not None}
+    return render(request, "dead.html", values)
+
+
+async def act(request: Request) -> Response:
+    """Retry or purge dead letters.
+
+    Form fields: ``action`` (retry | purge), ``scope`` (selected: the ``id`` fields; matching:
+    every dead letter matching ``q``, all of them when ``q`` is empty), ``back`` (where to go).
+    """
+    ctx = context_of(request)
+    name = queue_name(request)
+    form = await request.form()
+    action, scope = form.get("action"), form.get("scope")
+    if action not in ("retry", "purge") or scope not in ("selected", "matching"):
+        raise ValidationError("action must be retry or purge, scope selected or matching")
+    text = str(form.get("q") or "").strip()
+    ids: list[str] | None
+    if scope == "selected":
+        ids = [check_name("job id", str(value)) for value in form.getlist("id")]
+    else:
+        ids = await matching_failed_ids(ctx.queue, name, text) if text else None
+    if ids == []:
+        count = 0
+    elif action == "retry":
+        count = await ctx.queue.retry_failed(name, ids)
+    else:
+        count = await ctx.queue.purge_failed(name, ids)
+    done = "Retried" if action == "retry" else "Purged"
+    back = str(form.get("back") or "")
+    target = back if back.startswith(f"/queues/{name}/") else f"/queues/{name}/dead"
+    return redirect(target, f"{done} {count} dead letter{'s' if count != 1 else ''}.")
+
+
+def routes(read_only: bool) -> list[BaseRoute]:
+    """The dead-letter list; the retry/purge endpoint only when not read-only."""
+    found: list[BaseRoute] = [Route("/queues/{queue}/dead", dead_letters, methods=["GET"])]
+    if not read_only:
+        found.append(Route("/queues/{queue}/dead", act, methods=["POST"]))
+    return found

@@ -1,0 +1,179 @@
+"""The pages and their actions, through the JobQueue contract (Starlette TestClient)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import msgspec
+from starlette.testclient import TestClient
+
+from kmsg import JobState
+from tests.dashboard.conftest import Harness, csrf_of
+from tests.dashboard.payloads import Ping, SendSms
+
+
+def _count(page: str, queue: str, state: str) -> int:
+    found = re.search(rf'data-count="{queue}:{state}"[^>]*>(\d+)<', page)
+    assert found is not None, f"no count for {queue}:{state}"
+    return int(found.group(1))
+
+
+def _ids(page: str) -> list[str]:
+    return re.findall(r'href="/queues/[^/]+/jobs/([0-9A-Z]+)"', page)
+
+
+def test_overview_lists_queues_with_counts(client: TestClient, harness: Harness) -> None:
+    for _ in range(3):
+        harness.enqueue("sms")
+    harness.enqueue("mail")
+    harness.complete_one("sms")
+    page = client.get("/").text
+    assert _count(page, "sms", "pending") == 2
+    assert _count(page, "sms", "completed") == 1
+    assert _count(page, "mail", "pending") == 1
+
+
+def test_counts_endpoint_follows_the_queue(client: TestClient, harness: Harness) -> None:
+    harness.enqueue("sms")
+    harness.enqueue("sms")
+    before = {q["queue"]: q for q in client.get("/api/counts").json()["queues"]}
+    assert (before["sms"]["pending"], before["sms"]["completed"]) == (2, 0)
+    harness.complete_one("sms")
+    harness.kill_one("sms")
+    after = {q["queue"]: q for q in client.get("/api/counts").json()["queues"]}["sms"]
+    assert (after["pending"], after["completed"], after["failed"]) == (0, 1, 1)
+    assert after["total"] == 2
+
+
+def test_job_list_pages_through_a_state(client: TestClient, harness: Harness) -> None:
+    enqueued = {harness.enqueue("sms", f"m{i}") for i in range(60)}
+    first = client.get("/queues/sms/jobs?state=pending").text
+    first_ids = _ids(first)
+    assert len(first_ids) == 50
+    cursor = html.unescape(re.findall(r'href="\?([^"]*cursor=[^"]*)"', first)[0])
+    second_ids = _ids(client.get(f"/queues/sms/jobs?{cursor}").text)
+    assert len(second_ids) == 10
+    assert set(first_ids) | set(second_ids) == enqueued
+
+
+def test_job_list_shows_only_the_chosen_state(client: TestClient, harness: Harness) -> None:
+    first = harness.enqueue("sms")
+    second = harness.enqueue("sms")
+    assert harness.complete_one("sms") == first
+    assert _ids(client.get("/queues/sms/jobs?state=completed").text) == [first]
+    assert _ids(client.get("/queues/sms/jobs?state=pending").text) == [second]
+    assert client.get("/queues/sms/jobs?state=bogus").status_code == 400
+
+
+def test_search_by_id_task_and_error(client: TestClient, harness: Harness) -> None:
+    sms = harness.enqueue("q")
+    ping = harness.run(harness.queue.enqueue, Ping(n=1), queue="q")
+    assert _ids(client.get(f"/queues/q/jobs?state=pending&q={ping}").text) == [ping]
+    assert _ids(client.get("/queues/q/jobs?state=pending&q=ping").text) == [ping]
+    assert _ids(client.get("/queues/q/jobs?state=pending&q=sendsms").text) == [sms]
+    harness.run(harness.queue.claim, "q", limit=2)
+    for claimed in harness.run(harness.queue.list_jobs, "q", JobState.PROCESSING).jobs:
+        assert claimed.id in (sms, ping)
+    dead = harness.enqueue("d")
+    harness.kill_one("d", "QuotaExceeded: daily cap")
+    harness.enqueue("d")
+    harness.kill_one("d", "ProviderDown: no route")
+    assert _ids(client.get("/queues/d/dead?q=daily+cap").text) == [dead]
+
+
+def test_job_detail_shows_payload_attempts_and_errors(client: TestClient, harness: Harness) -> None:
+    job_id = harness.enqueue("sms", "Hello there")
+    harness.kill_one("sms", "ProviderDown: upstream said no")
+    page = client.get(f"/queues/sms/jobs/{job_id}").text
+    pretty = msgspec.json.format(
+        msgspec.json.encode(SendSms("01012345678", "Hello there")), indent=2
+    )
+    shown = re.search(r'<pre id="payload">(.*?)</pre>', page, re.S)
+    assert shown is not None
+    assert html.unescape(shown.group(1)) == pretty.decode()
+    assert "1 of 3" in page
+    assert "upstream said no" in page
+    assert 'id="job-state">failed<' in page
+
+
+def test_unknown_job_and_bad_queue_name(client: TestClient, harness: Harness) -> None:
+    harness.enqueue("sms")
+    assert client.get("/queues/sms/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV").status_code == 404
+    assert client.get("/queues/bad%20name/jobs").status_code == 400
+
+
+def test_retry_one_dead_letter_from_its_page(client: TestClient, harness: Harness) -> None:
+    harness.enqueue("sms")
+    job_id = harness.kill_one("sms")
+    csrf = csrf_of(client.get(f"/queues/sms/jobs/{job_id}").text)
+    form = {"csrf": csrf, "action": "retry", "scope": "selected", "id": job_id}
+    response = client.post("/queues/sms/dead", data={**form, "back": f"/queues/sms/jobs/{job_id}"})
+    assert response.status_code == 303
+    assert response.headers["location"].startswith(f"/queues/sms/jobs/{job_id}?msg=Retried+1")
+    job = harness.run(harness.queue.get, "sms", job_id)
+    assert (job.state, job.attempts, len(job.errors)) == (JobState.PENDING, 0, 1)
+
+
+def test_retry_and_purge_selected(client: TestClient, harness: Harness) -> None:
+    ids = []
+    for _ in range(3):
+        harness.enqueue("sms")
+        ids.append(harness.kill_one("sms"))
+    csrf = csrf_of(client.get("/queues/sms/dead").text)
+    base = {"csrf": csrf, "scope": "selected"}
+    client.post("/queues/sms/dead", data={**base, "action": "retry", "id": ids[:2]})
+    client.post("/queues/sms/dead", data={**base, "action": "purge", "id": [ids[2]]})
+    stats = harness.run(harness.queue.stats, "sms")
+    assert (stats.pending, stats.failed, stats.total) == (2, 0, 2)
+
+
+def test_retry_all_matching_a_filter_then_purge_all(client: TestClient, harness: Harness) -> None:
+    for error in ("QuotaExceeded: a", "QuotaExceeded: b", "ProviderDown: c"):
+        harness.enqueue("sms")
+        harness.kill_one("sms", error)
+    csrf = csrf_of(client.get("/queues/sms/dead").text)
+    base = {"csrf": csrf, "scope": "matching"}
+    response = client.post("/queues/sms/dead", data={**base, "action": "retry", "q": "quota"})
+    assert "Retried+2" in response.headers["location"]
+    assert harness.run(harness.queue.stats, "sms").failed == 1
+    client.post("/queues/sms/dead", data={**base, "action": "purge", "q": ""})
+    stats = harness.run(harness.queue.stats, "sms")
+    assert (stats.failed, stats.pending) == (0, 2)
+
+
+def test_bad_dead_letter_action_is_refused(client: TestClient, harness: Harness) -> None:
+    harness.enqueue("sms")
+    harness.kill_one("sms")
+    csrf = csrf_of(client.get("/queues/sms/dead").text)
+    data = {"csrf": csrf, "action": "delete-everything", "scope": "matching"}
+    assert client.post("/queues/sms/dead", data=data).status_code == 400
+    assert harness.run(harness.queue.stats, "sms").failed == 1
+
+
+def test_pause_resume_and_rate_limit(client: TestClient, harness: Harness) -> None:
+    harness.enqueue("sms")
+    csrf = csrf_of(client.get("/").text)
+    client.post("/queues/sms/pause", data={"csrf": csrf})
+    assert harness.run(harness.queue.stats, "sms").paused
+    assert "Resume" in client.get("/").text
+    client.post("/queues/sms/resume", data={"csrf": csrf})
+    assert not harness.run(harness.queue.stats, "sms").paused
+    client.post("/queues/sms/rate-limit", data={"csrf": csrf, "max_jobs": "5", "per_seconds": "2"})
+    limit = harness.run(harness.queue.stats, "sms").rate_limit
+    assert limit is not None
+    assert (limit.max_jobs, limit.per_seconds) == (5, 2.0)
+    client.post("/queues/sms/rate-limit", data={"csrf": csrf, "max_jobs": ""})
+    assert harness.run(harness.queue.stats, "sms").rate_limit is None
+    bad = client.post("/queues/sms/rate-limit", data={"csrf": csrf, "max_jobs": "lots"})
+    assert bad.status_code == 400
+
+
+def test_untrusted_text_is_escaped(client: TestClient, harness: Harness) -> None:
+    evil = "<script>alert(1)</script>"
+    job_id = harness.enqueue("sms", evil)
+    harness.kill_one("sms", f"Boom: <img src=x onerror=alert(2)> {evil}")
+    pages = client.get(f"/queues/sms/jobs/{job_id}").text + client.get("/queues/sms/dead").text
+    assert "<script>alert" not in pages
+    assert "<img src=x" not in pages
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages
