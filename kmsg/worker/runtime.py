@@ -1,0 +1,309 @@
+"""The worker: claims jobs from its queues and runs their handlers, at most ``concurrency`` at once.
+
+The claim loop asks for as many jobs as it has free slots (one ``claim`` per queue per round,
+queues taken round-robin so none starves), starts each job as a task, and when nothing is due
+waits in the queue's ``wait_for_jobs`` (a wake-up signal on Redis, cheap polling on SQLite) for
+at most ``idle_wait`` seconds before claiming again.
+
+Shutdown (``stop()``, SIGINT or SIGTERM): claiming stops at once, running jobs get
+``shutdown_grace`` seconds to finish and be acknowledged, then the rest are cancelled and
+``release``\\d (back to ``pending``, attempt refunded). A second signal skips what is left of the
+grace period. Cancelling ``run()`` itself from outside is a hard stop: running jobs are not
+acknowledged and come back when their leases end.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import anyio
+import anyio.abc
+
+from kmsg.codec import PayloadCodec
+from kmsg.errors import ValidationError
+from kmsg.models import ClaimedJob
+from kmsg.queue import JobQueue
+from kmsg.validation import check_lease, check_limit, check_name, check_seconds
+from kmsg.worker.events import EventListener
+from kmsg.worker.execution import JobRunner, RunnerConfig
+from kmsg.worker.log import logger, queue_extra
+from kmsg.worker.registry import HandlerFunc, HandlerRegistry
+from kmsg.worker.retry import RetryPolicy
+
+__all__ = ["Worker"]
+
+F = TypeVar("F", bound=HandlerFunc)
+
+
+class Worker:
+    """Runs the handlers of claimed jobs (see the module docstring for the life of a run).
+
+    - ``queue``: the :class:`~kmsg.JobQueue` to work on; ``queues``: the queue names to claim from.
+    - ``concurrency``: most handlers running at once.
+    - ``lease``: seconds each claim holds a job; running jobs are extended every third of it.
+    - ``job_timeout``: seconds a handler may run (None: no limit); overrunning is a retryable
+      failure of type ``JobTimeout``.
+    - ``retry_policy``: delay before a failed job runs again. None (the default) uses each job's
+      own ``backoff`` with equal jitter; a :class:`RetryPolicy` applies to every job.
+    - ``shutdown_grace``: seconds running jobs may take to finish once stopping.
+    - ``idle_wait``: most seconds per ``wait_for_jobs`` call while idle.
+    - ``codec``: decodes payloads (default: a new :class:`~kmsg.PayloadCodec`).
+    - ``install_signal_handlers``: whether :meth:`run` stops gracefully on SIGINT / SIGTERM
+      (needs the main thread); turn it off when embedding the worker in an app that owns signals.
+    """
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        *,
+        queues: Sequence[str] = ("default",),
+        concurrency: int = 10,
+        lease: float = 30.0,
+        job_timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        shutdown_grace: float = 10.0,
+        idle_wait: float = 1.0,
+        codec: PayloadCodec | None = None,
+        install_signal_handlers: bool = True,
+    ) -> None:
+        if isinstance(queues, str):
+            queues = (queues,)
+        self.queue = queue
+        self.queues: tuple[str, ...] = tuple(dict.fromkeys(check_name("queue", q) for q in queues))
+        if not self.queues:
+            raise ValidationError("a worker needs at least one queue name")
+        self.concurrency = check_limit(concurrency)
+        self.lease = check_lease(lease)
+        self.job_timeout = (
+            None if job_timeout is None else check_seconds("job_timeout", job_timeout)
+        )
+        self.shutdown_grace = check_seconds("shutdown_grace", shutdown_grace)
+        self.idle_wait = check_seconds("idle_wait", idle_wait)
+        self.install_signal_handlers = install_signal_handlers
+        self._registry = HandlerRegistry()
+        self._listeners: list[EventListener] = []
+        self._config = RunnerConfig(
+            queue=queue,
+            registry=self._registry,
+            codec=codec if codec is not None else PayloadCodec(),
+            lease=self.lease,
+            job_timeout=self.job_timeout,
+            retry_policy=retry_policy,
+            listeners=self._listeners,
+        )
+        self._runner: JobRunner | None = None
+        self._stopping = False
+        self._wait_scope: anyio.CancelScope | None = None
+        self._grace_scope: anyio.CancelScope | None = None
+        self._changed: anyio.Event | None = None
+        self._next_queue = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"Worker(queues={list(self.queues)}, concurrency={self.concurrency}, "
+            f"tasks={self._registry.names()})"
+        )
+
+    # --- set-up --------------------------------------------------------------------------------
+
+    def task(self, func: F) -> F:
+        """Decorator: register ``func`` for its payload type's task (see :meth:`register`)."""
+        self._registry.add(func)
+        return func
+
+    def register(self, handler: F, task: str | None = None) -> F:
+        """Register ``handler`` for ``task`` (default: the task name of its payload type).
+
+        The payload type is the msgspec Struct annotated on the handler's first parameter.
+        Raises ``RegistrationError`` for a handler that is not async, lacks that annotation, or
+        names a task that already has a handler.
+        """
+        self._registry.add(handler, task)
+        return handler
+
+    def add_listener(self, callback: EventListener) -> None:
+        """Call ``callback(event)`` synchronously for every :class:`WorkerEvent`."""
+        self._listeners.append(callback)
+
+    @property
+    def tasks(self) -> list[str]:
+        """The task names with a registered handler, sorted."""
+        return self._registry.names()
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs claimed by the current run and not yet acknowledged."""
+        return 0 if self._runner is None else self._runner.active
+
+    # --- running -------------------------------------------------------------------------------
+
+    async def run(self, *, install_signal_handlers: bool | None = None) -> None:
+        """Work until :meth:`stop` (or SIGINT / SIGTERM), then shut down gracefully.
+
+        ``install_signal_handlers`` overrides the constructor's setting for this run.
+        """
+        signals = self.install_signal_handlers
+        if install_signal_handlers is not None:
+            signals = install_signal_handlers
+        await self._serve(until_idle=False, signals=signals)
+
+    async def run_until_idle(self) -> None:
+        """Work until no job of the worker's queues is pending, delayed or processing; return.
+
+        For tests and demos. Jobs another worker holds keep it waiting until they finish or
+        their leases end; a paused queue with pending jobs keeps it waiting until resumed.
+        """
+        await self._serve(until_idle=True, signals=False)
+
+    def stop(self) -> None:
+        """Stop a running worker gracefully (as SIGTERM does). Call it from the worker's thread."""
+        self._stopping = True
+        if self._wait_scope is not None:
+            self._wait_scope.cancel()
+
+    async def _serve(self, *, until_idle: bool, signals: bool) -> None:
+        if self._runner is not None:
+            raise RuntimeError(f"{self!r} is already running")
+        self._stopping = False
+        runner = self._runner = JobRunner(self._config, self._job_done)
+        logger.info("worker started on queues %s", list(self.queues), extra=queue_extra())
+        try:
+            async with anyio.create_task_group() as services:
+                if signals:
+                    await services.start(self._watch_signals)
+                services.start_soon(runner.heartbeat)
+                async with anyio.create_task_group() as jobs:
+                    await self._claim_loop(jobs, runner, until_idle)
+                    await self._drain(runner)
+                services.cancel_scope.cancel()
+        finally:
+            self._runner = None
+            logger.info("worker stopped", extra=queue_extra())
+
+    async def _drain(self, runner: JobRunner) -> None:
+        if runner.active:
+            logger.info(
+                "stopping: waiting up to %gs for %d running jobs",
+                self.shutdown_grace,
+                runner.active,
+                extra=queue_extra(),
+            )
+        with anyio.move_on_after(self.shutdown_grace) as scope:
+            self._grace_scope = scope
+            while runner.active:
+                await self._wait_changed()
+        self._grace_scope = None
+        runner.release_all()
+
+    async def _watch_signals(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+            task_status.started()
+            async for signum in received:
+                name = signal.Signals(signum).name
+                if not self._stopping:
+                    logger.info("%s received: stopping gracefully", name, extra=queue_extra())
+                    self.stop()
+                elif self._grace_scope is not None:
+                    logger.info(
+                        "%s received again: releasing running jobs now", name, extra=queue_extra()
+                    )
+                    self._grace_scope.cancel()
+
+    # --- claiming ------------------------------------------------------------------------------
+
+    async def _claim_loop(
+        self, jobs: anyio.abc.TaskGroup, runner: JobRunner, until_idle: bool
+    ) -> None:
+        while not self._stopping:
+            free = self.concurrency - runner.active
+            if free <= 0:
+                await self._interruptible(self._wait_changed)
+                continue
+            claimed_at = anyio.current_time()
+            claimed, ok = await self._claim(free)
+            for job in claimed:
+                runner.active += 1
+                jobs.start_soon(runner.run, job, claimed_at)
+            if claimed:
+                continue
+            wait = self._wait_for_jobs if ok else self._pause
+            if until_idle and ok:
+                if not runner.active and await self._queues_idle():
+                    return
+                if runner.active:
+                    wait = self._wait_changed_briefly
+            await self._interruptible(wait)
+
+    async def _claim(self, limit: int) -> tuple[list[ClaimedJob], bool]:
+        """Up to ``limit`` jobs, fairly from the queues; and whether every claim call succeeded."""
+        count = len(self.queues)
+        start = self._next_queue
+        self._next_queue = (start + 1) % count
+        claimed: list[ClaimedJob] = []
+        ok = True
+        for offset in range(count):
+            name = self.queues[(start + offset) % count]
+            try:
+                claimed += await self.queue.claim(
+                    name, limit=limit - len(claimed), lease=self.lease
+                )
+            except Exception as exc:
+                ok = False
+                logger.warning("claim from %r failed: %s", name, exc, extra=queue_extra(name))
+            if len(claimed) >= limit:
+                break
+        return claimed, ok
+
+    async def _wait_for_jobs(self) -> None:
+        try:
+            if len(self.queues) == 1:
+                await self.queue.wait_for_jobs(self.queues[0], self.idle_wait)
+                return
+            async with anyio.create_task_group() as waiters:
+                for name in self.queues:
+                    waiters.start_soon(self._wait_one, name, waiters.cancel_scope)
+        except Exception as exc:
+            logger.warning("waiting for jobs failed: %s", exc, extra=queue_extra())
+            await self._pause()
+
+    async def _wait_one(self, name: str, group: anyio.CancelScope) -> None:
+        await self.queue.wait_for_jobs(name, self.idle_wait)
+        group.cancel()
+
+    async def _pause(self) -> None:
+        await anyio.sleep(self.idle_wait)
+
+    async def _queues_idle(self) -> bool:
+        for name in self.queues:
+            stats = await self.queue.stats(name)
+            if stats.pending or stats.delayed or stats.processing:
+                return False
+        return True
+
+    # --- waking up -----------------------------------------------------------------------------
+
+    async def _interruptible(self, wait: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``wait`` unless stopping; :meth:`stop` cuts it short."""
+        with anyio.CancelScope() as scope:
+            self._wait_scope = scope
+            if not self._stopping:
+                await wait()
+        self._wait_scope = None
+
+    async def _wait_changed(self) -> None:
+        if self._changed is None:
+            self._changed = anyio.Event()
+        await self._changed.wait()
+
+    async def _wait_changed_briefly(self) -> None:
+        with anyio.move_on_after(self.idle_wait):
+            await self._wait_changed()
+
+    def _job_done(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
