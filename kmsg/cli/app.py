@@ -1,0 +1,234 @@
+"""The root ``kmsg`` group: global options, the shared CLI state, and error handling.
+
+A user mistake (bad URL, unreachable backend, invalid input, unknown job id) prints one line to
+stderr and exits with the code in :class:`ExitCode`; the traceback is shown only with
+``--verbose``. Every command body runs under :func:`run_async`, which opens the configured queue
+when asked to.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import logging
+import sys
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final, NoReturn, TypeVar
+
+import anyio
+import click
+
+from kmsg import __version__
+from kmsg.errors import (
+    BackendUnavailable,
+    JobNotFound,
+    KMsgError,
+    KmsgError,
+    KMsgErrorCode,
+    MissingDependencyError,
+    ValidationError,
+)
+from kmsg.queue import JobQueue
+from kmsg.urls import DEFAULT_QUEUE_URL, QUEUE_URL_ENV, open_queue, redact_url
+
+__all__ = [
+    "CliError",
+    "cli_error",
+    "CliState",
+    "ExitCode",
+    "cli",
+    "fail",
+    "run_async",
+    "run_with_queue",
+]
+
+T = TypeVar("T")
+
+
+class ExitCode(enum.IntEnum):
+    """What the ``kmsg`` process exit status means."""
+
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    NOT_FOUND = 3
+    UNAVAILABLE = 4
+
+
+EPILOG: Final = f"""\b
+Exit codes:
+  0  success
+  1  failure (a job failed, a check failed, the user declined)
+  2  usage error (bad option, invalid URL, phone number or payload)
+  3  not found (unknown job id)
+  4  backend unavailable (unreachable Redis, unopenable database, missing extra)
+
+\b
+Environment:
+  {QUEUE_URL_ENV}   queue URL (default {DEFAULT_QUEUE_URL})
+  K_MSG_MOCK=true   use the mock message provider
+"""
+
+
+class CliError(click.ClickException):
+    """A failure reported as one line on stderr; subclasses choose the exit code."""
+
+    exit_code = int(ExitCode.FAILURE)
+
+
+class _UsageFailure(CliError):
+    exit_code = int(ExitCode.USAGE)
+
+
+class _NotFound(CliError):
+    exit_code = int(ExitCode.NOT_FOUND)
+
+
+class _Unavailable(CliError):
+    exit_code = int(ExitCode.UNAVAILABLE)
+
+
+_ERROR_CLASSES: Final[dict[ExitCode, type[CliError]]] = {
+    ExitCode.FAILURE: CliError,
+    ExitCode.USAGE: _UsageFailure,
+    ExitCode.NOT_FOUND: _NotFound,
+    ExitCode.UNAVAILABLE: _Unavailable,
+}
+
+
+def cli_error(message: str, exit_code: ExitCode = ExitCode.FAILURE) -> CliError:
+    """The :class:`CliError` that prints ``message`` and exits with ``exit_code``."""
+    return _ERROR_CLASSES[exit_code](message)
+
+
+def fail(message: str, exit_code: ExitCode = ExitCode.FAILURE) -> NoReturn:
+    """Stop the command with ``message`` on stderr and ``exit_code``."""
+    raise cli_error(message, exit_code)
+
+
+@dataclass(frozen=True)
+class CliState:
+    """Global options, shared with every subcommand as ``ctx.obj``."""
+
+    queue_url: str
+    url_given: bool
+    verbose: bool
+    json: bool
+
+    @property
+    def shown_url(self) -> str:
+        """The queue URL with any password hidden."""
+        return redact_url(self.queue_url)
+
+
+def _exit_code_for(exc: BaseException) -> ExitCode:
+    if isinstance(exc, JobNotFound):
+        return ExitCode.NOT_FOUND
+    if isinstance(exc, KMsgError) and exc.code is KMsgErrorCode.TEMPLATE_NOT_FOUND:
+        return ExitCode.NOT_FOUND
+    if isinstance(exc, BackendUnavailable | MissingDependencyError):
+        return ExitCode.UNAVAILABLE
+    if isinstance(exc, ValidationError):
+        return ExitCode.USAGE
+    return ExitCode.FAILURE
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, KMsgError):
+        return f"provider error {exc}"
+    if isinstance(exc, KmsgError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {exc}"
+    return f"unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback)"
+
+
+# command name -> "module:attribute"; imported only when the command runs (or --help lists it),
+# so `kmsg queue stats` does not pay for the worker and messaging imports.
+LAZY_COMMANDS: Final = {
+    "demo": "kmsg.cli.demo:demo_cmd",
+    "info": "kmsg.cli.info_cmds:info_cmd",
+    "health": "kmsg.cli.info_cmds:health_cmd",
+    "send": "kmsg.cli.send_cmds:send_cmd",
+    "test-send": "kmsg.cli.send_cmds:test_send_cmd",
+    "worker": "kmsg.cli.worker_cmd:worker_cmd",
+    "dashboard": "kmsg.cli.dashboard_cmd:dashboard_cmd",
+    "templates": "kmsg.cli.templates_cmds:templates_group",
+    "queue": "kmsg.cli.queue_cmds:queue_group",
+    "dlq": "kmsg.cli.dlq_cmds:dlq_group",
+    "migrate": "kmsg.cli.migrate:migrate_cmd",
+}
+
+
+class KmsgGroup(click.Group):
+    """The root group: loads subcommands lazily and turns their errors into one line and a code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, in the order of :data:`LAZY_COMMANDS`."""
+        return [*LAZY_COMMANDS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import the command's module on first use."""
+        target = LAZY_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, _, attribute = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attribute)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; translate kmsg, OS and unexpected errors into :class:`CliError`."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            state = ctx.obj if isinstance(ctx.obj, CliState) else None
+            if state is not None and state.verbose:
+                traceback.print_exc(file=sys.stderr)
+            raise cli_error(_describe(exc), _exit_code_for(exc)) from exc
+
+
+def run_async(func: Callable[[], Awaitable[T]]) -> T:
+    """Run an async command body on asyncio (the backend every adapter supports)."""
+    return anyio.run(func)
+
+
+def run_with_queue(state: CliState, func: Callable[[JobQueue], Awaitable[T]]) -> T:
+    """Open the configured queue, run ``func`` with it, and close it."""
+
+    async def body() -> T:
+        async with open_queue(state.queue_url) as queue:
+            return await func(queue)
+
+    return run_async(body)
+
+
+@click.group(cls=KmsgGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--queue-url",
+    envvar=QUEUE_URL_ENV,
+    default=DEFAULT_QUEUE_URL,
+    show_default=True,
+    help=f"Queue backend URL (env {QUEUE_URL_ENV}).",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Log details and show tracebacks on errors.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON where possible.")
+@click.version_option(__version__, "--version", prog_name="kmsg")
+@click.pass_context
+def cli(ctx: click.Context, queue_url: str, verbose: bool, as_json: bool) -> None:
+    """kmsg: queue, send and inspect message jobs on SQLite or Redis."""
+    source = ctx.get_parameter_source("queue_url")
+    ctx.obj = CliState(
+        queue_url=queue_url,
+        url_given=source is not None and source is not click.core.ParameterSource.DEFAULT,
+        verbose=verbose,
+        json=as_json,
+    )
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )

@@ -1,0 +1,153 @@
+"""Rendering for the CLI: Rich tables for people, JSON for scripts (``--json``).
+
+Every renderer takes plain kmsg models; JSON output turns stored payload and result bytes back into
+JSON values so a script can read them without decoding twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import click
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from kmsg.models import Job, QueueStats
+
+__all__ = [
+    "console",
+    "err_console",
+    "format_age",
+    "format_time",
+    "job_to_builtins",
+    "jobs_table",
+    "print_job",
+    "print_json",
+    "stats_to_builtins",
+    "stats_table",
+]
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+_STATE_COLUMNS = ("pending", "delayed", "processing", "completed", "failed", "cancelled")
+
+
+def print_json(data: object) -> None:
+    """Write ``data`` as one line of JSON on stdout."""
+    click.echo(msgspec.json.encode(data).decode())
+
+
+def _json_value(raw: bytes | None) -> Any:
+    """Stored bytes as a JSON value when they are JSON, else as text."""
+    if raw is None:
+        return None
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return raw.decode(errors="replace")
+
+
+def job_to_builtins(job: Job) -> dict[str, Any]:
+    """A job as JSON-ready builtins, with payload and result decoded."""
+    data: dict[str, Any] = msgspec.to_builtins(job)
+    data["payload"] = _json_value(job.payload)
+    data["result"] = _json_value(job.result)
+    return data
+
+
+def stats_to_builtins(stats: QueueStats) -> dict[str, Any]:
+    """Queue stats as JSON-ready builtins, with the total added."""
+    data: dict[str, Any] = msgspec.to_builtins(stats)
+    data["total"] = stats.total
+    return data
+
+
+def format_time(epoch: float | None) -> str:
+    """An epoch instant as local ISO time to the second, or ``-``."""
+    if epoch is None:
+        return "-"
+    return dt.datetime.fromtimestamp(epoch).isoformat(sep=" ", timespec="seconds")
+
+
+def format_age(seconds: float | None) -> str:
+    """A duration as ``1h02m``, ``3m05s`` or ``4.2s``, or ``-``."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def stats_table(all_stats: Iterable[QueueStats]) -> Table:
+    """One row per queue: counts per state, oldest pending age and settings."""
+    table = Table(title="Queues")
+    table.add_column("queue", no_wrap=True)
+    for name in _STATE_COLUMNS:
+        table.add_column(name, justify="right")
+    table.add_column("oldest pending", justify="right")
+    table.add_column("settings")
+    for stats in all_stats:
+        settings = ["paused"] if stats.paused else []
+        if stats.rate_limit is not None:
+            limit = stats.rate_limit
+            settings.append(f"rate {limit.max_jobs}/{limit.per_seconds:g}s")
+        table.add_row(
+            stats.queue,
+            *(str(getattr(stats, name)) for name in _STATE_COLUMNS),
+            format_age(stats.oldest_pending_age),
+            ", ".join(settings) or "-",
+        )
+    return table
+
+
+def jobs_table(jobs: Sequence[Job], *, title: str) -> Table:
+    """One row per job: id, task, state, attempts, due time and last error."""
+    table = Table(title=title)
+    table.add_column("id", no_wrap=True)
+    table.add_column("task", no_wrap=True)
+    table.add_column("state")
+    table.add_column("attempts", justify="right")
+    table.add_column("run at / ended")
+    table.add_column("last error", overflow="fold")
+    for job in jobs:
+        ended = job.failed_at or job.completed_at or job.cancelled_at
+        error = job.last_error
+        table.add_row(
+            job.id,
+            job.task,
+            job.state.value,
+            f"{job.attempts}/{job.max_attempts}",
+            format_time(ended if ended is not None else job.run_at),
+            f"{error.type}: {error.message}" if error else "-",
+        )
+    return table
+
+
+def print_job(job: Job) -> None:
+    """Every field of one job, its payload, result and error history."""
+    table = Table(show_header=False, title=f"Job {job.id}")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    data = job_to_builtins(job)
+    for key in ("id", "queue", "task", "state", "priority", "attempts", "max_attempts", "lease"):
+        table.add_row(key, str(data[key]))
+    for key in ("created_at", "run_at", "lease_until", "completed_at", "failed_at", "cancelled_at"):
+        table.add_row(key, format_time(getattr(job, key)))
+    table.add_row("dedupe_key", job.dedupe_key or "-")
+    table.add_row("payload", msgspec.json.encode(data["payload"]).decode())
+    table.add_row(
+        "result", "-" if job.result is None else msgspec.json.encode(data["result"]).decode()
+    )
+    for error in job.errors:
+        table.add_row(
+            f"error #{error.attempt}", f"{format_time(error.at)} {error.type}: {error.message}"
+        )
+    console.print(table)
