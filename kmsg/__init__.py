@@ -4,6 +4,8 @@ Open a queue with :func:`open_queue`, enqueue msgspec Struct payloads, and run t
 The contract every backend keeps is :class:`JobQueue` (see ``kmsg.queue``).
 """
 
+import logging
+
 from kmsg.codec import PayloadCodec, TaskRegistry, task_name_of
 from kmsg.errors import (
     BackendUnavailable,
@@ -33,6 +35,10 @@ from kmsg.urls import open_queue, redact_url
 from kmsg.validation import NewJob
 
 __version__ = "0.1.0"
+
+# A library never configures logging; this keeps Python's last-resort handler from printing our
+# records when the application has not set logging up.
+logging.getLogger("kmsg").addHandler(logging.NullHandler())
 
 __all__ = [
     "BackendUnavailable",
