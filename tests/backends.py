@@ -67,3 +67,27 @@ def _sqlite_capabilities() -> Capabilities:
 BACKENDS: dict[str, BackendUnderTest] = {
     "sqlite": BackendUnderTest("sqlite", _sqlite_capabilities, sqlite_store),
 }
+
+
+def _redis_capabilities() -> Capabilities:
+    from kmsg.adapters.redis import CAPABILITIES
+
+    return CAPABILITIES
+
+
+def _redis_store(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    from tests.redis_servers import redis_store
+
+    return redis_store(tmp_path)
+
+
+def _redis_cluster_store(tmp_path: Path) -> AbstractAsyncContextManager[Store]:
+    from tests.redis_servers import redis_cluster_store
+
+    return redis_cluster_store(tmp_path)
+
+
+BACKENDS["redis"] = BackendUnderTest("redis", _redis_capabilities, _redis_store)
+BACKENDS["redis-cluster"] = BackendUnderTest(
+    "redis-cluster", _redis_capabilities, _redis_cluster_store
+)

@@ -1,0 +1,43 @@
+"""The Redis and Redis Cluster backend (``redis://``, ``rediss://``, ``redis+cluster://``).
+
+redis-py's asyncio client is asyncio-only, so this adapter runs under asyncio and refuses trio
+with ``BackendUnavailable`` (see ``CAPABILITIES``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from kmsg.adapters.redis.connection import parse_settings
+from kmsg.adapters.redis.queue import CAPABILITIES, RedisJobQueue
+from kmsg.errors import BackendUnavailable
+from kmsg.urls import redact_url
+
+__all__ = ["CAPABILITIES", "RedisJobQueue", "open_url"]
+
+_log = logging.getLogger("kmsg.adapters.redis")
+
+
+async def open_url(url: str, **options: object) -> RedisJobQueue:
+    """Open a :class:`RedisJobQueue` on ``url`` and check that the server answers.
+
+    Raises ``ValidationError`` for a bad URL or option, ``BackendUnavailable`` under an async
+    library other than asyncio or when the server cannot be reached.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise BackendUnavailable(
+            "the Redis backend runs under asyncio only (redis-py is asyncio-only), and no"
+            " asyncio event loop is running here (trio?); use the SQLite backend under trio"
+        ) from None
+    settings = parse_settings(url, options)
+    queue = RedisJobQueue(settings, settings.client())
+    try:
+        await queue.check_connection()
+    except BaseException:
+        await queue.aclose()
+        raise
+    _log.info("opened Redis queue store at %s", redact_url(url))
+    return queue

@@ -1,0 +1,151 @@
+"""Redis URLs and options -> settings -> a redis-py asyncio client; errors -> kmsg errors.
+
+URLs: ``redis://[user:password@]host:port/db``, ``rediss://...`` (TLS),
+``redis+cluster://host:port`` and ``rediss+cluster://host:port`` (Redis Cluster; any node works as
+the seed). Options, as keyword arguments or URL query parameters: ``key_prefix`` (default
+``kmsg``), ``max_payload_bytes``, ``socket_timeout`` and ``socket_connect_timeout`` (seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from kmsg.adapters.redis.keys import DEFAULT_PREFIX, check_prefix
+from kmsg.codec import DEFAULT_MAX_PAYLOAD_BYTES
+from kmsg.errors import BackendUnavailable, ValidationError
+from kmsg.urls import redact_url
+from kmsg.validation import check_seconds
+
+__all__ = ["RedisSettings", "backend_errors", "parse_settings"]
+
+_SCHEMES: Final = {
+    "redis": ("redis", False),
+    "rediss": ("rediss", False),
+    "redis+cluster": ("redis", True),
+    "rediss+cluster": ("rediss", True),
+}
+_OPTIONS: Final = ("key_prefix", "max_payload_bytes", "socket_timeout", "socket_connect_timeout")
+# Connection-level failures; a command whose reply was lost is retried by redis-py, which the
+# scripts make safe (enqueue is keyed by job id, complete by token).
+_UNAVAILABLE: Final = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.BusyLoadingError,
+    redis_errors.ClusterDownError,
+    redis_errors.ClusterError,
+    redis_errors.RedisClusterException,
+    redis_errors.NoPermissionError,
+    redis_errors.ReadOnlyError,
+    OSError,
+)
+
+# How Redis words an ACL refusal of a command or key inside a script.
+_PERMISSION_MARKERS: Final = ("NOPERM", "can't run this command", "can't access")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """Where and how to connect; ``repr`` never shows the password."""
+
+    url: str = field(repr=False)
+    cluster: bool
+    key_prefix: str = DEFAULT_PREFIX
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    socket_timeout: float = 5.0
+    socket_connect_timeout: float = 5.0
+
+    @property
+    def redacted_url(self) -> str:
+        """The URL with any password replaced by ``***``."""
+        return redact_url(self.url)
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisSettings(url={self.redacted_url!r}, cluster={self.cluster}, "
+            f"key_prefix={self.key_prefix!r})"
+        )
+
+    def client(self) -> Redis | RedisCluster:
+        """A new redis-py asyncio client (not yet connected)."""
+        options: dict[str, Any] = {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.socket_connect_timeout,
+            "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+        }
+        if self.cluster:
+            return RedisCluster.from_url(self.url, **options)
+        return Redis.from_url(self.url, **options)
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValidationError(f"{name} must be a number, not {value!r}") from None
+    return check_seconds(name, value, high=3600.0)
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"{name} must be a positive integer, not {value!r}")
+    return value
+
+
+def parse_settings(url: str, options: Mapping[str, object]) -> RedisSettings:
+    """Validate ``url`` and the options (keyword arguments win over query parameters)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES:
+        raise ValidationError(f"not a Redis URL: {redact_url(url)!r}")
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    merged = {**{k: v for k, v in query.items() if k in _OPTIONS}, **options}
+    unknown = sorted(set(merged) - set(_OPTIONS)) + sorted(set(query) - set(_OPTIONS))
+    if unknown:
+        raise ValidationError(f"unknown Redis options {unknown}; known: {list(_OPTIONS)}")
+    client_scheme, cluster = _SCHEMES[scheme]
+    if cluster and parts.path.strip("/") not in ("", "0"):
+        raise ValidationError("Redis Cluster has only database 0")
+    client_url = urlunsplit((client_scheme, parts.netloc, parts.path, "", ""))
+    return RedisSettings(
+        url=client_url,
+        cluster=cluster,
+        key_prefix=check_prefix(merged.get("key_prefix", DEFAULT_PREFIX)),
+        max_payload_bytes=_positive_int(
+            "max_payload_bytes", merged.get("max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES)
+        ),
+        socket_timeout=_number("socket_timeout", merged.get("socket_timeout", 5.0)),
+        socket_connect_timeout=_number(
+            "socket_connect_timeout", merged.get("socket_connect_timeout", 5.0)
+        ),
+    )
+
+
+@contextmanager
+def backend_errors(settings: RedisSettings) -> Iterator[None]:
+    """Turn redis-py connection failures into ``BackendUnavailable`` (password never shown)."""
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise BackendUnavailable(
+            f"Redis at {settings.redacted_url} is unavailable: {type(exc).__name__}: {exc}"
+        ) from exc
+    except redis_errors.ResponseError as exc:
+        if not any(marker in str(exc) for marker in _PERMISSION_MARKERS):
+            raise
+        raise BackendUnavailable(
+            f"Redis at {settings.redacted_url} refused a command: no permission (see the ACL"
+            f" in the kmsg Redis docs): {exc}"
+        ) from exc

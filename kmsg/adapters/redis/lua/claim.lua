@@ -1,0 +1,61 @@
+-- claim: reclaim expired leases, promote due delayed jobs, then lease the best pending jobs.
+-- KEYS, ARGV[1..2]: see includes/common.lua.
+-- ARGV[3]  limit (jobs wanted)
+-- ARGV[4]  lease seconds ('' = each job's own lease)
+-- ARGV[5..4+limit]  fresh random lease tokens, one per slot (made by the client)
+-- Returns: an array of claimed jobs, each a flat HGETALL field/value array; empty when the
+--          queue is paused, rate-limited or has nothing due.
+local RECLAIM_BATCH = 100
+local PROMOTE_BATCH = 1000
+local now = now_s()
+local now_ms = now * 1000
+
+local expired = redis.call('ZRANGE', K.processing, '-inf', now_ms, 'BYSCORE', 'LIMIT', 0,
+  RECLAIM_BATCH)
+for _, id in ipairs(expired) do
+  local jk = job_key(id)
+  if redis.call('HGET', jk, 'cancel_requested') == '1' then
+    finish(id, jk, 'processing', 'cancelled', now)
+  else
+    add_error(jk, now, 'LeaseExpired', 'the lease ended before the job was acknowledged')
+    after_failure(id, jk, now, nil, true)
+  end
+end
+
+local due = redis.call('ZRANGE', K.delayed, '-inf', now_ms, 'BYSCORE', 'LIMIT', 0,
+  PROMOTE_BATCH)
+for _, id in ipairs(due) do
+  local jk = job_key(id)
+  redis.call('ZREM', K.delayed, id)
+  place(id, jk, 'pending', tonumber(redis.call('HGET', jk, 'run_at')))
+end
+
+local meta = redis.call('HMGET', K.meta, 'paused', 'rate_max', 'rate_per', 'rate_tokens',
+  'rate_at')
+if meta[1] == '1' then return {} end
+local take = tonumber(ARGV[3])
+local tokens = nil
+if meta[2] then
+  local rate_max = tonumber(meta[2])
+  local elapsed = math.max(now - tonumber(meta[5]), 0)
+  tokens = math.min(rate_max, tonumber(meta[4]) + elapsed * rate_max / tonumber(meta[3]))
+  take = math.min(take, math.floor(tokens))
+end
+local claimed = {}
+if take >= 1 then
+  local ids = redis.call('ZRANGE', K.pending, 0, take - 1)
+  for i, id in ipairs(ids) do
+    local jk = job_key(id)
+    unindex(id, 'pending')
+    redis.call('HINCRBY', jk, 'attempts', 1)
+    local lease = tonumber(ARGV[4]) or tonumber(redis.call('HGET', jk, 'lease'))
+    local lease_until = now + lease
+    redis.call('HSET', jk, 'lease_until', lease_until, 'token', ARGV[4 + i])
+    place(id, jk, 'processing', lease_until)
+    claimed[i] = redis.call('HGETALL', jk)
+  end
+end
+if tokens then
+  redis.call('HSET', K.meta, 'rate_tokens', tokens - #claimed, 'rate_at', now)
+end
+return claimed

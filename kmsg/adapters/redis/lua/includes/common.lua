@@ -1,0 +1,135 @@
+-- Shared helpers, prepended to every script when it is loaded (see scripts.py).
+--
+-- Every script gets the same KEYS and the same two leading ARGV:
+--   KEYS[1] pending     zset  id -> (MAX_PRIORITY - priority) * 2^42 + floor(run_at ms)
+--   KEYS[2] delayed     zset  id -> run_at (ms)
+--   KEYS[3] processing  zset  id -> lease_until (ms)
+--   KEYS[4] completed   zset  id -> completed_at (ms)
+--   KEYS[5] failed      zset  id -> failed_at (ms)
+--   KEYS[6] cancelled   zset  id -> cancelled_at (ms)
+--   KEYS[7] due         zset  id -> run_at (ms) of pending jobs (oldest pending age)
+--   KEYS[8] dedupe      hash  dedupe key -> id of the live job holding it
+--   KEYS[9] meta        hash  paused, rate_max, rate_per, rate_tokens, rate_at
+--   ARGV[1] job key prefix (job key = prefix .. id; same hash tag, same slot)
+--   ARGV[2] notify channel (PUBLISHed when a job may have become claimable)
+-- Script-specific ARGV start at 3. Times in job hashes are epoch seconds.
+
+local K = {
+  pending = KEYS[1], delayed = KEYS[2], processing = KEYS[3],
+  completed = KEYS[4], failed = KEYS[5], cancelled = KEYS[6],
+  due = KEYS[7], dedupe = KEYS[8], meta = KEYS[9],
+}
+local JOB_PREFIX = ARGV[1]
+local CHANNEL = ARGV[2]
+local MAX_PRIORITY = 1000
+local BAND = 4398046511104 -- 2^42 ms: about year 2109
+local END_FIELD = {completed = 'completed_at', failed = 'failed_at', cancelled = 'cancelled_at'}
+
+local function now_s()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+local function job_key(id)
+  return JOB_PREFIX .. id
+end
+
+local function notify()
+  redis.call('PUBLISH', CHANNEL, '1')
+end
+
+local function pending_score(priority, run_at)
+  local ms = math.floor(run_at * 1000)
+  if ms < 0 then ms = 0 elseif ms > BAND - 1 then ms = BAND - 1 end
+  return (MAX_PRIORITY - priority) * BAND + ms
+end
+
+-- Drop id from the index of `state`.
+local function unindex(id, state)
+  redis.call('ZREM', K[state], id)
+  if state == 'pending' then redis.call('ZREM', K.due, id) end
+end
+
+-- Set the job's state and index it; `at` is run_at (pending, delayed), lease_until
+-- (processing) or the end time (terminal states), in seconds.
+local function place(id, jk, state, at)
+  redis.call('HSET', jk, 'state', state)
+  if state == 'pending' then
+    local priority = tonumber(redis.call('HGET', jk, 'priority'))
+    redis.call('ZADD', K.pending, pending_score(priority, at), id)
+    redis.call('ZADD', K.due, at * 1000, id)
+  else
+    redis.call('ZADD', K[state], at * 1000, id)
+  end
+end
+
+local function is_live(state)
+  return state == 'pending' or state == 'delayed' or state == 'processing'
+end
+
+-- The id of the live job holding dedupe key `key`, or nil.
+local function dedupe_holder(key)
+  local holder = redis.call('HGET', K.dedupe, key)
+  if holder and is_live(redis.call('HGET', job_key(holder), 'state')) then return holder end
+  return nil
+end
+
+local function release_dedupe(id, jk)
+  local key = redis.call('HGET', jk, 'dedupe_key')
+  if key and redis.call('HGET', K.dedupe, key) == id then redis.call('HDEL', K.dedupe, key) end
+end
+
+-- Take the job's dedupe key back if no other live job holds it (after a retry or import).
+local function take_dedupe(id, jk)
+  local key = redis.call('HGET', jk, 'dedupe_key')
+  if key and not dedupe_holder(key) then redis.call('HSET', K.dedupe, key, id) end
+end
+
+-- Move a job from `old_state` into terminal `state` at time `now`.
+local function finish(id, jk, old_state, state, now)
+  unindex(id, old_state)
+  redis.call('HSET', jk, END_FIELD[state], now)
+  redis.call('HDEL', jk, 'lease_until')
+  release_dedupe(id, jk)
+  place(id, jk, state, now)
+end
+
+-- Append {at, attempt, type, message} to the job's JSON error history.
+local function add_error(jk, now, etype, message)
+  local attempt = tonumber(redis.call('HGET', jk, 'attempts'))
+  local entry = cjson.encode({at = now, attempt = attempt, type = etype, message = message})
+  local errors = redis.call('HGET', jk, 'errors')
+  if not errors or errors == '[]' then
+    errors = '[' .. entry .. ']'
+  else
+    errors = string.sub(errors, 1, -2) .. ',' .. entry .. ']'
+  end
+  redis.call('HSET', jk, 'errors', errors)
+end
+
+-- min(maximum, initial * factor ^ (attempt - 1)), as kmsg.Backoff.delay computes it.
+local function backoff_delay(jk, attempt)
+  local b = redis.call('HMGET', jk, 'backoff_initial', 'backoff_factor', 'backoff_maximum')
+  local initial, factor, maximum = tonumber(b[1]), tonumber(b[2]), tonumber(b[3])
+  local exponent = math.max(attempt - 1, 0)
+  local raw = initial * factor ^ exponent
+  if raw ~= raw or raw > maximum then return maximum end
+  return raw
+end
+
+-- A processing job's attempt failed: retry it (delayed) or dead-letter it. Returns the new state.
+local function after_failure(id, jk, now, retry_in, retryable)
+  local h = redis.call('HMGET', jk, 'attempts', 'max_attempts')
+  if retryable and tonumber(h[1]) < tonumber(h[2]) then
+    if retry_in == nil then retry_in = backoff_delay(jk, tonumber(h[1])) end
+    local run_at = now + retry_in
+    unindex(id, 'processing')
+    redis.call('HDEL', jk, 'lease_until')
+    redis.call('HSET', jk, 'run_at', run_at)
+    place(id, jk, 'delayed', run_at)
+    notify()
+    return 'delayed'
+  end
+  finish(id, jk, 'processing', 'failed', now)
+  return 'failed'
+end

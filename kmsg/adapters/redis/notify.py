@@ -1,0 +1,95 @@
+"""Push wake-ups for ``wait_for_jobs``: one shared pub/sub connection per adapter.
+
+Scripts that may make a job claimable PUBLISH to the queue's channel. A reader task dispatches
+each message to the events of the waiters on that channel. A waiter registers its event and waits
+for the channel's subscription to be confirmed *before* it asks the server how long to wait, so a
+job enqueued between that probe and the wait still wakes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Final
+
+__all__ = ["Notifier"]
+
+_log = logging.getLogger("kmsg.adapters.redis")
+_READ_TIMEOUT: Final = 1.0
+_RECONNECT_PAUSE: Final = 0.2
+
+
+class Notifier:
+    """Fans messages of one pub/sub connection out to waiting tasks."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._subscribed: dict[str, asyncio.Event] = {}
+
+    async def register(self, channel: str) -> asyncio.Event:
+        """An event set by the next message on ``channel``; subscribed when this returns."""
+        if self._pubsub is None:
+            self._pubsub = self._client.pubsub()
+        confirmed = self._subscribed.get(channel)
+        if confirmed is None:
+            confirmed = self._subscribed[channel] = asyncio.Event()
+            try:
+                await self._pubsub.subscribe(channel)
+            except BaseException:
+                del self._subscribed[channel]
+                raise
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read())
+        await confirmed.wait()
+        event = asyncio.Event()
+        self._waiters.setdefault(channel, set()).add(event)
+        return event
+
+    def unregister(self, channel: str, event: asyncio.Event) -> None:
+        """Forget a waiter's event (the channel stays subscribed for the next waiter)."""
+        self._waiters.get(channel, set()).discard(event)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=_READ_TIMEOUT)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the connection dropped: redis-py resubscribes on reconnect
+                _log.warning("redis notify connection failed, retrying: %s", exc)
+                self._wake_all()
+                await asyncio.sleep(_RECONNECT_PAUSE)
+                continue
+            if message is not None:
+                self._dispatch(message)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = message["channel"]
+        name = channel.decode() if isinstance(channel, bytes) else str(channel)
+        if message["type"] == "subscribe":
+            confirmed = self._subscribed.get(name)
+            if confirmed is not None:
+                confirmed.set()
+        elif message["type"] == "message":
+            for event in self._waiters.get(name, ()):
+                event.set()
+
+    def _wake_all(self) -> None:
+        for event in self._subscribed.values():
+            event.set()
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
+
+    async def aclose(self) -> None:
+        """Stop the reader and close the pub/sub connection."""
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+            self._reader = None
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+            self._pubsub = None

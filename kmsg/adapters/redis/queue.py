@@ -1,0 +1,438 @@
+"""RedisJobQueue: the JobQueue contract on Redis / Redis Cluster, one Lua script per call.
+
+Key layout: :mod:`kmsg.adapters.redis.keys`. Scripts: ``lua/*.lua`` (each opens with its KEYS, ARGV
+and return codes). Times come from the server's ``TIME`` inside the scripts, never from this host.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Sequence
+from typing import Any, Final, Self
+
+import anyio
+import msgspec
+
+from kmsg.adapters.redis.connection import RedisSettings, backend_errors
+from kmsg.adapters.redis.deadletters import DeadLetters
+from kmsg.adapters.redis.keys import QueueKeys, queues_key
+from kmsg.adapters.redis.mapping import (
+    decode_cursor,
+    encode_cursor,
+    import_fields,
+    job_from_flat,
+    new_job_args,
+)
+from kmsg.adapters.redis.notify import Notifier
+from kmsg.adapters.redis.scripts import ScriptRunner
+from kmsg.codec import PayloadCodec
+from kmsg.errors import JobNotFound, LeaseLost, ValidationError
+from kmsg.models import (
+    Backoff,
+    ClaimedJob,
+    Job,
+    JobPage,
+    JobState,
+    Lease,
+    QueueStats,
+    RateLimit,
+)
+from kmsg.queue import Capabilities
+from kmsg.validation import (
+    MAX_LEASE,
+    NewJob,
+    PreparedJob,
+    check_batch,
+    check_lease,
+    check_limit,
+    check_name,
+    check_result,
+    check_seconds,
+    check_states,
+    prepare_job,
+)
+
+__all__ = ["CAPABILITIES", "RedisJobQueue"]
+
+CAPABILITIES: Final = Capabilities(
+    backend="redis",
+    anyio_backends=frozenset({"asyncio"}),
+    multi_host=True,
+    server_time=True,
+    atomic_cross_queue_move=False,
+    push_wakeup=True,
+)
+_log = logging.getLogger("kmsg.adapters.redis")
+_LOST_REASONS: Final = {
+    b"lost": "lease token is stale",
+    b"gone": "the job no longer exists",
+    b"cancelled": "the job was cancelled",
+}
+_MAX_ERROR_MESSAGE: Final = 4096
+_TERMINAL: Final = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
+
+
+class RedisJobQueue:
+    """A :class:`kmsg.JobQueue` on Redis; open it with :func:`kmsg.open_queue` (``redis://``)."""
+
+    def __init__(self, settings: RedisSettings, client: Any) -> None:
+        self._settings = settings
+        self._client = client
+        self._scripts = ScriptRunner(client)
+        self._notifier = Notifier(client)
+        self._codec = PayloadCodec(max_bytes=settings.max_payload_bytes)
+        self._known_queues: set[str] = set()
+        self._closed = False
+        self.dead_letters = DeadLetters(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisJobQueue({self._settings.redacted_url!r}, prefix={self._settings.key_prefix!r})"
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this adapter supports."""
+        return CAPABILITIES
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def keys(self, queue: str) -> QueueKeys:
+        """The keys of ``queue`` (validated) under this adapter's prefix."""
+        return QueueKeys(self._settings.key_prefix, check_name("queue", queue))
+
+    async def run(self, name: str, queue: str, args: Sequence[Any] = ()) -> Any:
+        """Run script ``name`` on ``queue``; connection failures raise ``BackendUnavailable``."""
+        with backend_errors(self._settings):
+            return await self._scripts.run(name, self.keys(queue), args)
+
+    async def command(self, *args: Any) -> Any:
+        """Run one plain Redis command (reads outside the scripts)."""
+        with backend_errors(self._settings):
+            return await self._client.execute_command(*args)
+
+    async def note_queue(self, queue: str) -> None:
+        """Add ``queue`` to the global set of queue names (once per queue per adapter)."""
+        if queue not in self._known_queues:
+            await self.command("SADD", queues_key(self._settings.key_prefix), queue)
+            self._known_queues.add(queue)
+
+    async def check_connection(self) -> None:
+        """Ping the server; ``BackendUnavailable`` if it does not answer."""
+        await self.command("PING")
+
+    # --- producing -----------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        payload: msgspec.Struct,
+        *,
+        queue: str = "default",
+        priority: int = 0,
+        delay: float | None = None,
+        run_at: float | None = None,
+        max_attempts: int = 3,
+        backoff: Backoff | None = None,
+        lease: float = 30.0,
+        dedupe_key: str | None = None,
+        job_id: str | None = None,
+    ) -> str:
+        """Store one job and return its id (see :meth:`kmsg.JobQueue.enqueue`)."""
+        new = NewJob(
+            payload=payload,
+            queue=queue,
+            priority=priority,
+            delay=delay,
+            run_at=run_at,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            lease=lease,
+            dedupe_key=dedupe_key,
+            job_id=job_id,
+        )
+        return (await self.enqueue_many([new]))[0]
+
+    async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
+        """Store a batch; one atomic script call per queue named in it."""
+        check_batch(len(jobs))
+        prepared = [prepare_job(job, self._codec) for job in jobs]
+        by_queue: dict[str, list[int]] = {}
+        for index, job in enumerate(prepared):
+            by_queue.setdefault(job.queue, []).append(index)
+        ids = [job.id for job in prepared]
+        for queue, indexes in by_queue.items():
+            await self.note_queue(queue)
+            written = await self._enqueue_batch(queue, [prepared[i] for i in indexes])
+            for index, job_id in zip(indexes, written, strict=True):
+                ids[index] = job_id
+        return ids
+
+    async def _enqueue_batch(self, queue: str, jobs: list[PreparedJob]) -> list[str]:
+        args: list[Any] = [len(jobs)]
+        for job in jobs:
+            args += new_job_args(job)
+        reply = await self.run("enqueue", queue, args)
+        return [job_id.decode() for job_id in reply]
+
+    # --- consuming -----------------------------------------------------------------------------
+
+    async def claim(
+        self, queue: str, *, limit: int = 1, lease: float | None = None
+    ) -> list[ClaimedJob]:
+        """Claim up to ``limit`` due jobs (see :meth:`kmsg.JobQueue.claim`)."""
+        check_limit(limit)
+        lease_arg: float | str = "" if lease is None else check_lease(lease)
+        tokens = [secrets.token_urlsafe(16) for _ in range(limit)]
+        reply = await self.run("claim", queue, [limit, lease_arg, *tokens])
+        claimed = []
+        for flat, token in zip(reply, tokens, strict=False):
+            claimed.append(ClaimedJob(job=job_from_flat(flat), token=token))
+        return claimed
+
+    async def _fenced(self, name: str, lease: Lease, args: Sequence[Any] = ()) -> Any:
+        if not isinstance(lease, Lease):
+            raise ValidationError(f"expected a kmsg.Lease, not {type(lease).__name__}")
+        return await self.run(name, lease.queue, [lease.job_id, lease.token, *args])
+
+    @staticmethod
+    def _lost(lease: Lease, code: bytes) -> LeaseLost:
+        return LeaseLost(lease.queue, lease.job_id, _LOST_REASONS.get(code, code.decode()))
+
+    async def complete(self, lease: Lease, *, result: bytes | None = None) -> None:
+        """Mark the held job completed (see :meth:`kmsg.JobQueue.complete`)."""
+        result = check_result(result)
+        code = await self._fenced(
+            "complete", lease, ["0" if result is None else "1", result or b""]
+        )
+        if code != b"ok":
+            raise self._lost(lease, code)
+
+    async def fail(
+        self,
+        lease: Lease,
+        error: BaseException | str,
+        *,
+        retry_in: float | None = None,
+        retryable: bool = True,
+    ) -> JobState:
+        """Record a failed attempt (see :meth:`kmsg.JobQueue.fail`); return the new state."""
+        retry_arg: float | str = "" if retry_in is None else check_seconds("retry_in", retry_in)
+        kind = type(error).__name__ if isinstance(error, BaseException) else "Error"
+        message = str(error)[:_MAX_ERROR_MESSAGE]
+        args = [kind, message, retry_arg, "1" if retryable else "0"]
+        code = await self._fenced("fail", lease, args)
+        if code not in (b"delayed", b"failed"):
+            raise self._lost(lease, code)
+        _log.info(
+            "job %s of queue %s failed (%s); now %s",
+            lease.job_id,
+            lease.queue,
+            kind,
+            code.decode(),
+            extra={"job_id": lease.job_id, "queue": lease.queue},
+        )
+        return JobState(code.decode())
+
+    async def extend(self, lease: Lease, duration: float) -> float:
+        """Heartbeat (see :meth:`kmsg.JobQueue.extend`); return the new deadline."""
+        reply = await self._fenced("extend", lease, [check_lease(duration)])
+        if reply[0] != b"ok":
+            raise self._lost(lease, reply[0])
+        return float(reply[1])
+
+    async def release(self, lease: Lease) -> None:
+        """Give back a held job unstarted (see :meth:`kmsg.JobQueue.release`)."""
+        code = await self._fenced("release", lease)
+        if code not in (b"ok", b"cancelled"):
+            raise self._lost(lease, code)
+
+    async def wait_for_jobs(self, queue: str, max_wait: float) -> None:
+        """Return when a job may be claimable (pub/sub push or the next due time) or at max_wait."""
+        keys = self.keys(queue)
+        with anyio.move_on_after(check_seconds("max_wait", max_wait, high=MAX_LEASE)):
+            with backend_errors(self._settings):
+                event = await self._notifier.register(keys.channel)
+            try:
+                wait_ms = await self.run("wake", queue)
+                if wait_ms == 0:
+                    return
+                with anyio.move_on_after(wait_ms / 1000 if wait_ms > 0 else None):
+                    await event.wait()
+            finally:
+                self._notifier.unregister(keys.channel, event)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def get(self, queue: str, job_id: str) -> Job:
+        """The job's current snapshot; ``JobNotFound`` if there is none."""
+        flat = await self.command("HGETALL", self.keys(queue).job(check_name("job id", job_id)))
+        if not flat:
+            raise JobNotFound(queue, job_id)
+        return job_from_flat(_flatten(flat))
+
+    async def peek(self, queue: str, *, limit: int = 1) -> list[Job]:
+        """Up to ``limit`` pending jobs in claim order."""
+        return list((await self.list_jobs(queue, JobState.PENDING, limit=limit)).jobs)
+
+    async def stats(self, queue: str) -> QueueStats:
+        """Counts per state, oldest pending age and settings, read in one script."""
+        reply = await self.run("stats", queue)
+        counts = [int(count) for count in reply[:6]]
+        age, paused, rate_max, rate_per = reply[6:10]
+        rate = RateLimit(max_jobs=int(rate_max), per_seconds=float(rate_per)) if rate_max else None
+        return QueueStats(
+            queue=queue,
+            pending=counts[0],
+            delayed=counts[1],
+            processing=counts[2],
+            completed=counts[3],
+            failed=counts[4],
+            cancelled=counts[5],
+            oldest_pending_age=float(age) if age else None,
+            paused=paused == b"1",
+            rate_limit=rate,
+        )
+
+    async def queues(self) -> list[str]:
+        """Names of the queues that have held jobs or settings, sorted."""
+        members = await self.command("SMEMBERS", queues_key(self._settings.key_prefix))
+        return sorted(member.decode() for member in members)
+
+    async def list_jobs(
+        self, queue: str, state: JobState, *, limit: int = 100, cursor: str | None = None
+    ) -> JobPage:
+        """One page of the jobs in ``state`` (see :meth:`kmsg.JobQueue.list_jobs`)."""
+        (state,) = check_states([state], allowed=JobState)
+        check_limit(limit)
+        score, after = ("", "") if cursor is None else decode_cursor(cursor, state)
+        reply = await self.run("list", queue, [state.value, limit, score, after])
+        rows = [reply[i : i + 3] for i in range(1, len(reply), 3)]
+        jobs = tuple(job_from_flat(flat) for _, _, flat in rows)
+        next_cursor = None
+        if reply[0] == 1 and rows:
+            next_cursor = encode_cursor(state, rows[-1][1], rows[-1][0])
+        return JobPage(jobs=jobs, next_cursor=next_cursor)
+
+    async def jobs_by_id(self, queue: str, job_ids: Sequence[str]) -> list[Job]:
+        """The jobs of ``queue`` with these ids that exist, in one script call."""
+        reply = await self.run("jobs", queue, list(job_ids))
+        return [job_from_flat(flat) for flat in reply if flat]
+
+    # --- dead letters --------------------------------------------------------------------------
+
+    async def list_failed(
+        self, queue: str, *, limit: int = 100, cursor: str | None = None
+    ) -> JobPage:
+        """One page of the queue's dead letters, newest first."""
+        return await self.list_jobs(queue, JobState.FAILED, limit=limit, cursor=cursor)
+
+    async def retry_failed(
+        self,
+        queue: str,
+        job_ids: Iterable[str] | None = None,
+        *,
+        to_queue: str | None = None,
+    ) -> int:
+        """Send dead letters back to pending (see :meth:`kmsg.JobQueue.retry_failed`)."""
+        return await self.dead_letters.retry(queue, job_ids, to_queue=to_queue)
+
+    async def purge_failed(
+        self,
+        queue: str,
+        job_ids: Iterable[str] | None = None,
+        *,
+        older_than: float | None = None,
+    ) -> int:
+        """Delete dead letters (see :meth:`kmsg.JobQueue.purge_failed`)."""
+        return await self.dead_letters.purge(queue, job_ids, older_than=older_than)
+
+    # --- housekeeping --------------------------------------------------------------------------
+
+    async def cancel(self, queue: str, job_id: str) -> JobState:
+        """Cancel a job; return its state afterwards (see :meth:`kmsg.JobQueue.cancel`)."""
+        code = await self.run("cancel", queue, [check_name("job id", job_id)])
+        if code == b"gone":
+            raise JobNotFound(queue, job_id)
+        return JobState(code.decode())
+
+    async def remove(self, queue: str, job_id: str) -> bool:
+        """Delete a job in any state; return whether it existed."""
+        return bool(await self.run("remove", queue, [check_name("job id", job_id)]))
+
+    async def clear(self, queue: str) -> int:
+        """Delete every job of the queue (settings kept); return how many."""
+        return int(await self.run("clear", queue))
+
+    async def cleanup(self, queue: str, states: Iterable[JobState], older_than: float) -> int:
+        """Delete terminal jobs in ``states`` that ended more than ``older_than`` seconds ago."""
+        chosen = check_states(states, allowed=_TERMINAL)
+        seconds = check_seconds("older_than", older_than)
+        return int(await self.run("cleanup", queue, [seconds, *sorted(chosen)]))
+
+    async def pause(self, queue: str) -> None:
+        """Stop claim from handing out jobs of the queue."""
+        await self.note_queue(check_name("queue", queue))
+        await self.run("pause", queue, ["1"])
+
+    async def resume(self, queue: str) -> None:
+        """Undo :meth:`pause` (and wake waiters)."""
+        await self.run("pause", queue, ["0"])
+
+    async def set_rate_limit(
+        self, queue: str, max_jobs: int | None, per_seconds: float = 1.0
+    ) -> None:
+        """Token bucket of ``max_jobs`` per ``per_seconds``, enforced inside claim."""
+        check_name("queue", queue)
+        if max_jobs is None:
+            await self.run("rate_limit", queue, ["", ""])
+            return
+        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
+            raise ValidationError(f"max_jobs must be a positive integer or None, not {max_jobs!r}")
+        per = check_seconds("per_seconds", per_seconds, high=MAX_LEASE)
+        if per <= 0:
+            raise ValidationError("per_seconds must be more than 0")
+        await self.note_queue(queue)
+        await self.run("rate_limit", queue, [max_jobs, per])
+
+    async def import_jobs(self, jobs: Sequence[Job]) -> int:
+        """Write snapshots as they are; existing ids are skipped. One script per queue."""
+        check_batch(len(jobs))
+        by_queue: dict[str, list[Job]] = {}
+        for job in jobs:
+            if not isinstance(job, Job):
+                raise ValidationError(f"expected a kmsg.Job, not {type(job).__name__}")
+            check_name("job id", job.id)
+            by_queue.setdefault(check_name("queue", job.queue), []).append(job)
+        return sum(
+            [await self.write_snapshots(q, batch, "import") for q, batch in by_queue.items()]
+        )
+
+    async def write_snapshots(self, queue: str, jobs: Sequence[Job], mode: str) -> int:
+        """Run import.lua on ``queue`` (``mode`` 'import' or 'retry'); return how many were new."""
+        await self.note_queue(queue)
+        args: list[Any] = [mode, len(jobs)]
+        for job in jobs:
+            args += import_fields(job, queue)
+        return int(await self.run("import", queue, args))
+
+    async def aclose(self) -> None:
+        """Close the pub/sub reader and the connection pool. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._notifier.aclose()
+        await self._client.aclose()
+
+
+def _flatten(reply: Any) -> list[bytes]:
+    """HGETALL through execute_command is a dict with some parsers: make it flat."""
+    if isinstance(reply, dict):
+        return [item for pair in reply.items() for item in pair]
+    return list(reply)
