@@ -142,6 +142,17 @@ class JobQueue(Protocol):
         """
         ...
 
+    async def complete_many(self, completions: Sequence[tuple[Lease, bytes | None]]) -> list[bool]:
+        """Complete a batch of held jobs (``(lease, result)`` pairs); one atomic step per queue.
+
+        Each pair is treated exactly as :meth:`complete` would treat it, except that a lost lease
+        does not raise: the returned list holds, in input order, True where the job was completed
+        (or the completion was a harmless replay) and False where the lease was lost (nothing
+        changed for that job). A worker uses it to acknowledge many jobs in one round trip.
+        Raises ``ValidationError`` (nothing written) for a bad result or a batch over 10,000.
+        """
+        ...
+
     async def fail(
         self,
         lease: Lease,
