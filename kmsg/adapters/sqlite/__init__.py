@@ -1,0 +1,42 @@
+"""The SQLite backend: kmsg's embedded default, for workers on one host.
+
+Open it with ``kmsg.open_queue("sqlite:///kmsg.db")`` (relative path) or
+``"sqlite:////var/lib/kmsg/kmsg.db"`` (absolute). Options (URL query or keywords): ``synchronous``,
+``busy_timeout``, ``poll_interval``, ``max_payload_bytes`` and (keyword only) ``clock``; see
+:mod:`kmsg.adapters.sqlite.options`.
+
+Durability. The database runs in WAL mode.
+
+- ``synchronous=NORMAL`` (default): commits are not fsynced one by one, only at WAL checkpoints.
+  A power cut (or OS crash) can lose the last transactions committed before it: jobs enqueued or
+  acknowledged in that window may be missing or run again after restart. The database is never
+  corrupted, and a crash of the *process* alone loses nothing.
+- ``synchronous=FULL``: every commit is fsynced before it returns, so a committed enqueue or
+  acknowledgement survives a power cut, at the cost of one fsync per transaction.
+
+Many processes may share one file: every write is a ``BEGIN IMMEDIATE`` transaction, and lock
+contention is retried (see :mod:`kmsg.adapters.sqlite.database`), so "database is locked" does not
+reach callers. Concurrent writes of one adapter instance are group-committed: they share one
+transaction, each in its own savepoint (see :mod:`kmsg.adapters.sqlite.batching`). The host clock
+is used for leases and delays. Idle workers poll ``PRAGMA data_version`` every ``poll_interval``
+seconds, a cheap check that changes when another connection commits; commits by the same instance
+wake them at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kmsg.adapters.sqlite.options import parse_url
+from kmsg.adapters.sqlite.queue import CAPABILITIES, SQLiteJobQueue
+
+__all__ = ["CAPABILITIES", "SQLiteJobQueue", "open_url"]
+
+
+async def open_url(url: str, **options: Any) -> SQLiteJobQueue:
+    """Open the SQLite queue named by ``url`` (called by ``kmsg.open_queue``).
+
+    Raises ``ValidationError`` for a malformed URL or option and ``BackendUnavailable`` when the
+    file cannot be opened or has a schema newer than this kmsg.
+    """
+    return await SQLiteJobQueue.open(parse_url(url, options))

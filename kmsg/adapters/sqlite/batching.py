@@ -1,0 +1,117 @@
+"""Group commit: concurrent write calls of one adapter share one thread hop and one transaction.
+
+A worker running many handlers issues many small writes (``complete``, ``fail``, ``extend``) at
+once. Each would cost a thread hop and a commit; instead, calls that arrive while a transaction is
+running are queued and the next round runs them all in one ``BEGIN IMMEDIATE`` transaction, each
+inside its own savepoint. A call's effects are still all-or-nothing: an exception rolls back that
+call's savepoint only and is raised to that caller alone. Calls run in arrival order.
+
+Whichever caller finds no round in progress runs rounds until the queue is empty; the others wait
+for the round that carries their call. If that runner is cancelled, the next waiter takes over;
+a caller cancelled before its call's round began withdraws the call.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Generic, TypeVar, cast
+
+import anyio
+import anyio.to_thread
+
+from kmsg.adapters.sqlite.database import Database
+from kmsg.errors import BackendUnavailable
+
+__all__ = ["WriteBatcher"]
+
+T = TypeVar("T")
+
+
+class _Call(Generic[T]):
+    """One queued write: its body, then its value or its exception."""
+
+    __slots__ = ("body", "done", "error", "value")
+
+    def __init__(self, body: Callable[[sqlite3.Connection, float], T]) -> None:
+        self.body = body
+        self.done = False
+        self.value: T | None = None
+        self.error: BaseException | None = None
+
+    def result(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return cast(T, self.value)
+
+
+def _run_each(batch: list[_Call[Any]], connection: sqlite3.Connection, now: float) -> None:
+    """Run every call of ``batch`` in its own savepoint of the current transaction."""
+    for call in batch:
+        connection.execute("SAVEPOINT kmsg_call")
+        try:
+            call.value = call.body(connection, now)
+        except Exception as exc:
+            connection.execute("ROLLBACK TO kmsg_call")
+            if isinstance(exc, sqlite3.OperationalError):
+                exc = BackendUnavailable(f"sqlite error: {exc}")
+            call.error = exc
+        connection.execute("RELEASE kmsg_call")
+
+
+class WriteBatcher:
+    """Queues write bodies and runs them in shared transactions on ``database``."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._queue: list[_Call[Any]] = []
+        self._running = False
+        self._round_over: anyio.Event | None = None
+
+    async def write(self, body: Callable[[sqlite3.Connection, float], T]) -> T:
+        """Run ``body(connection, now)`` atomically in a (possibly shared) write transaction."""
+        call: _Call[T] = _Call(body)
+        self._queue.append(call)
+        try:
+            while not call.done:
+                if self._running:
+                    if self._round_over is None:
+                        self._round_over = anyio.Event()
+                    await self._round_over.wait()
+                else:
+                    await self._run_rounds()
+        except BaseException:
+            if call in self._queue:  # cancelled before its round began: it never runs
+                self._queue.remove(call)
+            raise
+        return call.result()
+
+    async def _run_rounds(self) -> None:
+        self._running = True
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    await anyio.to_thread.run_sync(self._run_batch, batch)
+                finally:
+                    round_over, self._round_over = self._round_over, None
+                    if round_over is not None:
+                        round_over.set()
+        finally:
+            self._running = False
+
+    def _run_batch(self, batch: list[_Call[Any]]) -> None:
+        """Blocking: one transaction for the whole batch (a lone call needs no savepoint)."""
+        try:
+            if len(batch) == 1:
+                call = batch[0]
+                call.value = self._database.write(call.body)
+            else:
+                self._database.write(partial(_run_each, batch))
+        except BaseException as exc:  # reported to every caller of the batch
+            for call in batch:
+                call.error = exc
+        finally:
+            for call in batch:
+                call.done = True

@@ -1,0 +1,204 @@
+"""Transaction bodies for claiming and for the fenced calls (complete, fail, extend, release).
+
+Each function runs inside one transaction opened by :class:`~.database.Database` and receives the
+connection and ``now``. A fenced call that must raise ``LeaseLost`` *returns* the exception instead
+of raising it: when a cancel was requested the call still commits the job's move to ``cancelled``,
+and the adapter raises after the commit.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from typing import Any, Final
+
+from kmsg.adapters.sqlite.rows import TOKEN, append_error, claim_order, job_from_row
+from kmsg.adapters.sqlite.statements import sql
+from kmsg.errors import LeaseLost
+from kmsg.models import Backoff, ClaimedJob, JobState, Lease
+
+__all__ = ["claim", "complete", "extend", "fail", "release", "settle_params"]
+
+HOUSEKEEPING_BATCH: Final = 1000
+"""Most delayed jobs promoted, and most expired leases ended, by one claim."""
+
+
+def settle_params(
+    seq: int,
+    state: JobState,
+    now: float,
+    *,
+    run_at: float | None = None,
+    errors: str | None = None,
+) -> dict[str, Any]:
+    """Parameters of ``settle.sql``: move row ``seq`` to ``state`` (stamping terminal times)."""
+    return {
+        "seq": seq,
+        "state": state.value,
+        "run_at": run_at,
+        "errors": errors,
+        "failed_at": now if state is JobState.FAILED else None,
+        "cancelled_at": now if state is JobState.CANCELLED else None,
+    }
+
+
+def _after_failure(
+    now: float,
+    attempts: int,
+    max_attempts: int,
+    backoff: Backoff,
+    retry_in: float | None,
+    retryable: bool,
+) -> tuple[JobState, float | None]:
+    """The state (and due time) a job takes after failed attempt number ``attempts``."""
+    if not retryable or attempts >= max_attempts:
+        return JobState.FAILED, None
+    delay = backoff.delay(attempts) if retry_in is None else retry_in
+    return JobState.DELAYED, now + delay
+
+
+def _end_expired_leases(connection: sqlite3.Connection, now: float, queue: str) -> None:
+    rows = connection.execute(
+        sql("expired_leases"), {"queue": queue, "now": now, "batch": HOUSEKEEPING_BATCH}
+    ).fetchall()
+    updates: list[dict[str, Any]] = []
+    for seq, attempts, max_attempts, initial, factor, maximum, errors, cancelled in rows:
+        if cancelled:
+            updates.append(settle_params(seq, JobState.CANCELLED, now))
+            continue
+        history = append_error(
+            errors,
+            at=now,
+            attempt=attempts,
+            error_type="LeaseExpired",
+            message="the lease ended before the job was acknowledged",
+        )
+        backoff = Backoff(initial=initial, factor=factor, maximum=maximum)
+        state, run_at = _after_failure(now, attempts, max_attempts, backoff, None, True)
+        updates.append(settle_params(seq, state, now, run_at=run_at, errors=history))
+    if updates:
+        connection.executemany(sql("settle"), updates)
+
+
+def _bucket(connection: sqlite3.Connection, now: float, queue: str) -> tuple[bool, float | None]:
+    """The queue's pause flag and its refilled token count (None: no rate limit)."""
+    settings = connection.execute(sql("queue_settings"), {"queue": queue}).fetchone()
+    if settings is None:
+        return False, None
+    paused, max_jobs, per_seconds, tokens, refilled_at = settings
+    if max_jobs is None:
+        return bool(paused), None
+    elapsed = max(now - refilled_at, 0.0)
+    return bool(paused), min(float(max_jobs), tokens + elapsed * max_jobs / per_seconds)
+
+
+def claim(
+    connection: sqlite3.Connection, now: float, queue: str, limit: int, lease: float | None
+) -> list[ClaimedJob]:
+    """End expired leases, promote due delayed jobs, then take the best pending ones."""
+    _end_expired_leases(connection, now, queue)
+    connection.execute(
+        sql("promote_due"), {"queue": queue, "now": now, "batch": HOUSEKEEPING_BATCH}
+    )
+    paused, tokens = _bucket(connection, now, queue)
+    allowed = 0 if paused else limit if tokens is None else min(limit, math.floor(tokens + 1e-9))
+    if allowed <= 0:
+        return []
+    rows = connection.execute(
+        sql("claim"), {"queue": queue, "now": now, "lease": lease, "limit": allowed}
+    ).fetchall()
+    if tokens is not None and rows:
+        connection.execute(
+            sql("store_tokens"), {"queue": queue, "tokens": tokens - len(rows), "now": now}
+        )
+    rows.sort(key=claim_order)
+    return [ClaimedJob(job=job_from_row(row), token=row[TOKEN]) for row in rows]
+
+
+def _held(connection: sqlite3.Connection, lease: Lease) -> tuple[Any, ...] | LeaseLost:
+    """The ``held_job.sql`` row if ``lease`` still holds the job, else the LeaseLost to raise."""
+    row: tuple[Any, ...] | None = connection.execute(
+        sql("held_job"), {"queue": lease.queue, "id": lease.job_id}
+    ).fetchone()
+    if row is None:
+        return LeaseLost(lease.queue, lease.job_id, "the job no longer exists")
+    if row[1] != JobState.PROCESSING.value or row[2] != lease.token:
+        return LeaseLost(lease.queue, lease.job_id, "the lease token is stale")
+    return row
+
+
+def _cancelled(connection: sqlite3.Connection, now: float, lease: Lease, seq: int) -> LeaseLost:
+    connection.execute(sql("settle"), settle_params(seq, JobState.CANCELLED, now))
+    return LeaseLost(lease.queue, lease.job_id, "the job was cancelled")
+
+
+def complete(
+    connection: sqlite3.Connection, now: float, lease: Lease, result: bytes | None
+) -> LeaseLost | None:
+    """Complete the held job; a replay with the same token after success is a no-op."""
+    params = {"queue": lease.queue, "id": lease.job_id, "token": lease.token}
+    if connection.execute(sql("complete"), {**params, "result": result, "now": now}).rowcount:
+        return None
+    row = connection.execute(sql("held_job"), params).fetchone()
+    if row is not None and row[1] == JobState.COMPLETED.value and row[2] == lease.token:
+        return None
+    held = _held(connection, lease)
+    if isinstance(held, LeaseLost):
+        return held
+    return _cancelled(connection, now, lease, held[0])
+
+
+def fail(
+    connection: sqlite3.Connection,
+    now: float,
+    lease: Lease,
+    error: tuple[str, str],
+    retry_in: float | None,
+    retryable: bool,
+) -> JobState | LeaseLost:
+    """Record a failed attempt; retry later (``delayed``) or dead-letter (``failed``)."""
+    held = _held(connection, lease)
+    if isinstance(held, LeaseLost):
+        return held
+    seq, _state, _token, cancel_requested, attempts, max_attempts, initial, factor, maximum = held[
+        :9
+    ]
+    error_type, message = error
+    history = append_error(
+        held[9], at=now, attempt=attempts, error_type=error_type, message=message
+    )
+    if cancel_requested:
+        connection.execute(
+            sql("settle"), settle_params(seq, JobState.CANCELLED, now, errors=history)
+        )
+        return LeaseLost(lease.queue, lease.job_id, "the job was cancelled")
+    backoff = Backoff(initial=initial, factor=factor, maximum=maximum)
+    state, run_at = _after_failure(now, attempts, max_attempts, backoff, retry_in, retryable)
+    connection.execute(sql("settle"), settle_params(seq, state, now, run_at=run_at, errors=history))
+    return state
+
+
+def extend(
+    connection: sqlite3.Connection, now: float, lease: Lease, duration: float
+) -> float | LeaseLost:
+    """Move the held job's lease deadline to ``now + duration``; return it."""
+    deadline = now + duration
+    params = {"queue": lease.queue, "id": lease.job_id, "token": lease.token}
+    if connection.execute(sql("extend"), {**params, "lease_until": deadline}).rowcount:
+        return deadline
+    held = _held(connection, lease)
+    if isinstance(held, LeaseLost):
+        return held
+    return LeaseLost(lease.queue, lease.job_id, "the job's cancel was requested")
+
+
+def release(connection: sqlite3.Connection, now: float, lease: Lease) -> LeaseLost | None:
+    """Give the held job back to ``pending`` with its attempt refunded (or cancel it)."""
+    held = _held(connection, lease)
+    if isinstance(held, LeaseLost):
+        return held
+    if held[3]:
+        connection.execute(sql("settle"), settle_params(held[0], JobState.CANCELLED, now))
+    else:
+        connection.execute(sql("release"), {"seq": held[0]})
+    return None

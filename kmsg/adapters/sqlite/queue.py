@@ -1,0 +1,383 @@
+"""The SQLite adapter: :class:`SQLiteJobQueue`, one file shared safely by many processes on a host.
+
+Each call validates its input in the event loop, then runs one whole transaction in one anyio
+worker thread (works under asyncio and trio); the SQL is in ``sql/*.sql``. See ``database.py`` for
+locking and retries and ``__init__.py`` for durability settings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Self, TypeVar
+
+import anyio
+import anyio.to_thread
+import msgspec
+
+from kmsg.adapters.sqlite import consuming, housekeeping, producing, reading
+from kmsg.adapters.sqlite.batching import WriteBatcher
+from kmsg.adapters.sqlite.database import Database, open_database
+from kmsg.adapters.sqlite.options import SQLiteOptions
+from kmsg.codec import PayloadCodec
+from kmsg.errors import LeaseLost, ValidationError
+from kmsg.models import Backoff, ClaimedJob, Job, JobPage, JobState, Lease, QueueStats
+from kmsg.queue import Capabilities
+from kmsg.validation import (
+    NewJob,
+    check_batch,
+    check_lease,
+    check_limit,
+    check_name,
+    check_result,
+    check_seconds,
+    check_states,
+    prepare_job,
+)
+
+__all__ = ["CAPABILITIES", "SQLiteJobQueue"]
+
+T = TypeVar("T")
+
+CAPABILITIES = Capabilities(
+    backend="sqlite",
+    anyio_backends=frozenset({"asyncio", "trio"}),
+    multi_host=False,
+    server_time=False,
+    atomic_cross_queue_move=True,
+    push_wakeup=False,
+)
+_TERMINAL = frozenset(state for state in JobState if state.terminal)
+_MAX_RATE = 1_000_000
+
+
+def _check_lease_arg(lease: object) -> Lease:
+    if not isinstance(lease, Lease):
+        raise ValidationError(f"expected a kmsg.Lease, not {type(lease).__name__}")
+    return lease
+
+
+def _check_ids(job_ids: Iterable[str] | None) -> list[str] | None:
+    if job_ids is None:
+        return None
+    if isinstance(job_ids, str | bytes):
+        raise ValidationError("job_ids must be an iterable of ids, not a single string")
+    ids = [check_name("job id", job_id) for job_id in job_ids]
+    check_batch(len(ids))
+    return ids
+
+
+def _check_rate(max_jobs: object, per_seconds: object) -> float:
+    """Validate a rate limit; return ``per_seconds`` as a float."""
+    if max_jobs is not None and (
+        isinstance(max_jobs, bool)
+        or not isinstance(max_jobs, int)
+        or not 1 <= max_jobs <= _MAX_RATE
+    ):
+        raise ValidationError(f"max_jobs must be None or an integer from 1 to {_MAX_RATE}")
+    period = check_seconds("per_seconds", per_seconds)
+    if period <= 0:
+        raise ValidationError("per_seconds must be more than 0")
+    return period
+
+
+def _describe(error: BaseException | str) -> tuple[str, str]:
+    if isinstance(error, str):
+        return "Error", error
+    if isinstance(error, BaseException):
+        return type(error).__name__, str(error)
+    raise ValidationError(f"error must be an exception or a string, not {type(error).__name__}")
+
+
+class SQLiteJobQueue:
+    """A :class:`kmsg.JobQueue` on one SQLite file. Open it with ``kmsg.open_queue``."""
+
+    def __init__(self, database: Database, options: SQLiteOptions) -> None:
+        self._database = database
+        self._options = options
+        self._codec = PayloadCodec(max_bytes=options.max_payload_bytes)
+        self._batcher = WriteBatcher(database)
+        self._wakeup: anyio.Event | None = None
+
+    @classmethod
+    async def open(cls, options: SQLiteOptions) -> Self:
+        """Open (creating and migrating if needed) the database named by ``options``."""
+        database = await anyio.to_thread.run_sync(open_database, options)
+        return cls(database, options)
+
+    def __repr__(self) -> str:
+        return f"SQLiteJobQueue({str(self._options.path)!r})"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this adapter supports."""
+        return CAPABILITIES
+
+    async def __aenter__(self) -> Self:
+        """Return the queue itself."""
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Close the queue."""
+        await self.aclose()
+
+    async def _write(self, body: Callable[..., T], *args: object) -> T:
+        return await self._batcher.write(lambda c, now: body(c, now, *args))
+
+    async def _read(self, body: Callable[..., T], *args: object) -> T:
+        return await anyio.to_thread.run_sync(
+            self._database.read, lambda c, now: body(c, now, *args)
+        )
+
+    def _notify(self) -> None:
+        """Wake this instance's ``wait_for_jobs`` callers (other connections see data_version)."""
+        if self._wakeup is not None:
+            self._wakeup.set()
+            self._wakeup = None
+
+    # --- producing -----------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        payload: msgspec.Struct,
+        *,
+        queue: str = "default",
+        priority: int = 0,
+        delay: float | None = None,
+        run_at: float | None = None,
+        max_attempts: int = 3,
+        backoff: Backoff | None = None,
+        lease: float = 30.0,
+        dedupe_key: str | None = None,
+        job_id: str | None = None,
+    ) -> str:
+        """Store one job and return its id (see :meth:`kmsg.JobQueue.enqueue`)."""
+        new = NewJob(
+            payload=payload,
+            queue=queue,
+            priority=priority,
+            delay=delay,
+            run_at=run_at,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            lease=lease,
+            dedupe_key=dedupe_key,
+            job_id=job_id,
+        )
+        return (await self.enqueue_many([new]))[0]
+
+    async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
+        """Store a batch in one transaction; ids in input order (dedupe applied in order)."""
+        if not isinstance(jobs, Sequence):
+            raise ValidationError(f"jobs must be a sequence of NewJob, not {type(jobs).__name__}")
+        check_batch(len(jobs))
+        prepared = [prepare_job(job, self._codec) for job in jobs]
+        if not prepared:
+            return []
+        ids = await self._write(producing.insert_jobs, prepared)
+        self._notify()
+        return ids
+
+    async def import_jobs(self, jobs: Sequence[Job]) -> int:
+        """Write snapshots as they are; existing ids are skipped. One transaction."""
+        check_batch(len(jobs))
+        for job in jobs:
+            if not isinstance(job, Job):
+                raise ValidationError(f"expected a kmsg.Job, not {type(job).__name__}")
+            check_name("queue", job.queue)
+            check_name("task", job.task)
+            check_name("job id", job.id)
+            check_states([job.state], allowed=JobState)
+        written = await self._write(producing.import_jobs, list(jobs))
+        self._notify()
+        return written
+
+    # --- consuming -----------------------------------------------------------------------------
+
+    async def claim(
+        self, queue: str, *, limit: int = 1, lease: float | None = None
+    ) -> list[ClaimedJob]:
+        """Claim up to ``limit`` due jobs in one transaction (see the contract)."""
+        check_name("queue", queue)
+        check_limit(limit)
+        duration = None if lease is None else check_lease(lease)
+        return await self._write(consuming.claim, queue, limit, duration)
+
+    async def complete(self, lease: Lease, *, result: bytes | None = None) -> None:
+        """Complete the held job; ``LeaseLost`` on a stale token or a requested cancel."""
+        held = _check_lease_arg(lease)
+        outcome = await self._write(consuming.complete, held, check_result(result))
+        if outcome is not None:
+            raise outcome
+
+    async def fail(
+        self,
+        lease: Lease,
+        error: BaseException | str,
+        *,
+        retry_in: float | None = None,
+        retryable: bool = True,
+    ) -> JobState:
+        """Record a failed attempt; return ``delayed`` (retrying) or ``failed`` (dead letter)."""
+        held = _check_lease_arg(lease)
+        described = _describe(error)
+        delay = None if retry_in is None else check_seconds("retry_in", retry_in)
+        outcome = await self._write(consuming.fail, held, described, delay, bool(retryable))
+        if isinstance(outcome, LeaseLost):
+            raise outcome
+        self._notify()
+        return outcome
+
+    async def extend(self, lease: Lease, duration: float) -> float:
+        """Heartbeat: the held job's lease now ends ``duration`` seconds from now."""
+        held = _check_lease_arg(lease)
+        outcome = await self._write(consuming.extend, held, check_lease(duration))
+        if isinstance(outcome, LeaseLost):
+            raise outcome
+        return outcome
+
+    async def release(self, lease: Lease) -> None:
+        """Give the held job back to ``pending``, refunding the attempt."""
+        outcome = await self._write(consuming.release, _check_lease_arg(lease))
+        if outcome is not None:
+            raise outcome
+        self._notify()
+
+    async def wait_for_jobs(self, queue: str, max_wait: float) -> None:
+        """Return when a job may be claimable, or after ``max_wait`` seconds.
+
+        Wakes at once on a commit by this instance, within ``poll_interval`` on a commit by
+        another connection (``PRAGMA data_version``), and when the next delayed job falls due or
+        the next lease ends.
+        """
+        check_name("queue", queue)
+        started = time.monotonic()
+        deadline = started + check_seconds("max_wait", max_wait)
+        if self._wakeup is None:
+            self._wakeup = anyio.Event()
+        wakeup = self._wakeup
+        hint, version, now = await self._read(
+            lambda c, now: (reading.wake_hint(c, now, queue), reading.data_version(c, now), now)
+        )
+        if hint is not None:
+            deadline = min(deadline, started + max(hint - now, 0.0))
+        while (remaining := deadline - time.monotonic()) > 0:
+            with anyio.move_on_after(min(self._options.poll_interval, remaining)):
+                await wakeup.wait()
+                return
+            if await self._read(reading.data_version) != version:
+                return
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def get(self, queue: str, job_id: str) -> Job:
+        """The job's current snapshot; ``JobNotFound`` if it does not exist."""
+        return await self._read(
+            reading.get, check_name("queue", queue), check_name("job id", job_id)
+        )
+
+    async def peek(self, queue: str, *, limit: int = 1) -> list[Job]:
+        """Up to ``limit`` pending jobs in claim order, without claiming them."""
+        return await self._read(reading.peek, check_name("queue", queue), check_limit(limit))
+
+    async def stats(self, queue: str) -> QueueStats:
+        """Counts per state, oldest pending age and settings, from one read transaction."""
+        return await self._read(reading.stats, check_name("queue", queue))
+
+    async def queues(self) -> list[str]:
+        """Names of the queues that have held jobs or settings, sorted."""
+        return await self._read(reading.queue_names)
+
+    async def list_jobs(
+        self, queue: str, state: JobState, *, limit: int = 100, cursor: str | None = None
+    ) -> JobPage:
+        """One keyset page of ``state``'s jobs in its listing order."""
+        check_name("queue", queue)
+        (parsed,) = check_states([state], allowed=JobState)
+        check_limit(limit)
+        if cursor is not None and not isinstance(cursor, str):
+            raise ValidationError("cursor must be a string from a previous page")
+        return await self._read(reading.list_jobs, queue, parsed, limit, cursor)
+
+    # --- dead letters --------------------------------------------------------------------------
+
+    async def list_failed(
+        self, queue: str, *, limit: int = 100, cursor: str | None = None
+    ) -> JobPage:
+        """One page of the queue's dead letters, newest first."""
+        return await self.list_jobs(queue, JobState.FAILED, limit=limit, cursor=cursor)
+
+    async def retry_failed(
+        self,
+        queue: str,
+        job_ids: Iterable[str] | None = None,
+        *,
+        to_queue: str | None = None,
+    ) -> int:
+        """Send dead letters back to ``pending`` (optionally into ``to_queue``), atomically."""
+        check_name("queue", queue)
+        target = queue if to_queue is None else check_name("queue", to_queue)
+        moved = await self._write(housekeeping.retry_failed, queue, _check_ids(job_ids), target)
+        self._notify()
+        return moved
+
+    async def purge_failed(
+        self,
+        queue: str,
+        job_ids: Iterable[str] | None = None,
+        *,
+        older_than: float | None = None,
+    ) -> int:
+        """Delete dead letters; return how many."""
+        check_name("queue", queue)
+        age = None if older_than is None else check_seconds("older_than", older_than)
+        return await self._write(housekeeping.purge_failed, queue, _check_ids(job_ids), age)
+
+    # --- housekeeping --------------------------------------------------------------------------
+
+    async def cancel(self, queue: str, job_id: str) -> JobState:
+        """Cancel a job (a held one when its holder finishes); return its state afterwards."""
+        return await self._write(
+            housekeeping.cancel, check_name("queue", queue), check_name("job id", job_id)
+        )
+
+    async def remove(self, queue: str, job_id: str) -> bool:
+        """Delete a job in any state; return whether it existed."""
+        return await self._write(
+            housekeeping.remove, check_name("queue", queue), check_name("job id", job_id)
+        )
+
+    async def clear(self, queue: str) -> int:
+        """Delete every job of the queue (settings kept); return how many."""
+        return await self._write(housekeeping.clear, check_name("queue", queue))
+
+    async def cleanup(self, queue: str, states: Iterable[JobState], older_than: float) -> int:
+        """Delete terminal jobs in ``states`` that ended ``older_than`` seconds ago or earlier."""
+        check_name("queue", queue)
+        if isinstance(states, str):
+            states = [states]  # type: ignore[list-item]
+        allowed = check_states(states, allowed=_TERMINAL)
+        age = check_seconds("older_than", older_than)
+        return await self._write(housekeeping.cleanup, queue, sorted(allowed), age)
+
+    async def pause(self, queue: str) -> None:
+        """Stop ``claim`` from handing out the queue's jobs."""
+        await self._write(housekeeping.set_paused, check_name("queue", queue), True)
+
+    async def resume(self, queue: str) -> None:
+        """Undo :meth:`pause`."""
+        await self._write(housekeeping.set_paused, check_name("queue", queue), False)
+        self._notify()
+
+    async def set_rate_limit(
+        self, queue: str, max_jobs: int | None, per_seconds: float = 1.0
+    ) -> None:
+        """At most ``max_jobs`` claims per ``per_seconds`` (token bucket); None removes it."""
+        check_name("queue", queue)
+        period = _check_rate(max_jobs, per_seconds)
+        await self._write(housekeeping.set_rate_limit, queue, max_jobs, period)
+        self._notify()
+
+    async def aclose(self) -> None:
+        """Close the connection. Idempotent; later calls raise ``BackendUnavailable``."""
+        await anyio.to_thread.run_sync(self._database.close)

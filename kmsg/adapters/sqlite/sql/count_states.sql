@@ -1,0 +1,1 @@
+SELECT state, count(*) FROM jobs WHERE queue = :queue GROUP BY state

@@ -1,0 +1,1 @@
+SELECT id FROM jobs WHERE queue = :queue AND id = :id

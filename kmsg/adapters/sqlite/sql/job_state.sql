@@ -1,0 +1,1 @@
+SELECT seq, state FROM jobs WHERE queue = :queue AND id = :id

@@ -1,0 +1,1 @@
+SELECT min(created_at) FROM jobs WHERE queue = :queue AND state = 'pending'

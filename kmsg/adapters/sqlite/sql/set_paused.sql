@@ -1,0 +1,2 @@
+INSERT INTO queues (name, paused) VALUES (:queue, :paused)
+ON CONFLICT (name) DO UPDATE SET paused = excluded.paused

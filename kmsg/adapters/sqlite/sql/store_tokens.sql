@@ -1,0 +1,1 @@
+UPDATE queues SET tokens = :tokens, refilled_at = :now WHERE name = :queue

@@ -1,0 +1,1 @@
+INSERT OR IGNORE INTO queues (name) VALUES (:queue)

@@ -1,0 +1,131 @@
+"""SQLite adapter: lease expiry, heartbeats, rate limits and retention under an injected clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from kmsg import JobState, LeaseLost, NewJob, open_queue
+from kmsg.adapters.sqlite import SQLiteJobQueue
+
+pytestmark = pytest.mark.anyio
+
+
+class Ping(msgspec.Struct, frozen=True):
+    """A test payload."""
+
+    n: int
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The clock injected into the queue."""
+    return FakeClock()
+
+
+@pytest.fixture
+async def queue(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SQLiteJobQueue]:
+    """A queue on a fresh file whose time is ``clock``."""
+    async with open_queue(f"sqlite:///{tmp_path / 'kmsg.db'}", clock=clock) as opened:
+        assert isinstance(opened, SQLiteJobQueue)
+        yield opened
+
+
+async def test_an_expired_lease_is_retried_with_the_jobs_backoff(
+    queue: SQLiteJobQueue, clock: FakeClock
+) -> None:
+    job_id = await queue.enqueue(Ping(1), queue="q", lease=10.0, max_attempts=2)
+    (first,) = await queue.claim("q")
+    assert first.job.lease_until == clock.now + 10.0
+    clock.now += 9.9
+    assert await queue.claim("q") == []
+    clock.now += 0.2
+    assert await queue.claim("q") == []  # reclaimed, but backing off for Backoff().initial = 1 s
+    job = await queue.get("q", job_id)
+    assert (job.state, job.run_at) == (JobState.DELAYED, clock.now + 1.0)
+    assert [(e.type, e.attempt) for e in job.errors] == [("LeaseExpired", 1)]
+    with pytest.raises(LeaseLost):
+        await queue.complete(first.lease)
+    clock.now += 1.0
+    (second,) = await queue.claim("q")
+    assert (second.job.id, second.job.attempts) == (job_id, 2)
+    assert second.token != first.token
+
+
+async def test_an_expired_last_attempt_is_dead_lettered(
+    queue: SQLiteJobQueue, clock: FakeClock
+) -> None:
+    job_id = await queue.enqueue(Ping(1), queue="q", lease=5.0, max_attempts=1)
+    await queue.claim("q")
+    clock.now += 5.0
+    assert await queue.claim("q") == []
+    job = await queue.get("q", job_id)
+    assert (job.state, job.failed_at) == (JobState.FAILED, clock.now)
+    assert (await queue.list_failed("q")).jobs[0].id == job_id
+
+
+async def test_extend_moves_the_deadline_on_the_injected_clock(
+    queue: SQLiteJobQueue, clock: FakeClock
+) -> None:
+    await queue.enqueue(Ping(1), queue="q", lease=5.0)
+    (held,) = await queue.claim("q")
+    clock.now += 4.0
+    assert await queue.extend(held.lease, 5.0) == clock.now + 5.0
+    clock.now += 4.0
+    assert await queue.claim("q") == []
+    await queue.complete(held.lease)
+
+
+async def test_rate_limit_refills_by_the_clock(queue: SQLiteJobQueue, clock: FakeClock) -> None:
+    await queue.enqueue_many([NewJob(payload=Ping(n), queue="q") for n in range(10)])
+    await queue.set_rate_limit("q", 2, per_seconds=1.0)
+    assert len(await queue.claim("q", limit=10)) == 2
+    assert await queue.claim("q", limit=10) == []
+    clock.now += 0.5
+    assert len(await queue.claim("q", limit=10)) == 1
+    clock.now += 100.0
+    assert len(await queue.claim("q", limit=10)) == 2  # the bucket holds at most max_jobs
+
+
+async def test_cleanup_uses_the_end_time(queue: SQLiteJobQueue, clock: FakeClock) -> None:
+    await queue.enqueue(Ping(1), queue="q")
+    (held,) = await queue.claim("q")
+    await queue.complete(held.lease)
+    clock.now += 60.0
+    assert await queue.cleanup("q", [JobState.COMPLETED], older_than=61.0) == 0
+    assert await queue.cleanup("q", [JobState.COMPLETED], older_than=60.0) == 1
+
+
+async def test_wait_ends_when_the_rate_limit_allows_the_next_claim(
+    queue: SQLiteJobQueue, clock: FakeClock
+) -> None:
+    await queue.enqueue_many([NewJob(payload=Ping(n), queue="q") for n in range(2)])
+    await queue.set_rate_limit("q", 1, per_seconds=0.05)
+    assert len(await queue.claim("q", limit=2)) == 1
+    started = time.monotonic()
+    await queue.wait_for_jobs("q", 30.0)
+    assert time.monotonic() - started < 15.0
+
+
+async def test_wait_on_a_paused_queue_lasts_until_max_wait(
+    queue: SQLiteJobQueue, clock: FakeClock
+) -> None:
+    await queue.enqueue(Ping(1), queue="q")
+    await queue.pause("q")
+    started = time.monotonic()
+    await queue.wait_for_jobs("q", 0.5)
+    assert time.monotonic() - started >= 0.45
