@@ -148,6 +148,13 @@ def complete(
     return _cancelled(connection, now, lease, held[0])
 
 
+def complete_many(
+    connection: sqlite3.Connection, now: float, completions: list[tuple[Lease, bytes | None]]
+) -> list[bool]:
+    """Complete each held job as :func:`complete` would; False where the lease was lost."""
+    return [complete(connection, now, lease, result) is None for lease, result in completions]
+
+
 def fail(
     connection: sqlite3.Connection,
     now: float,

@@ -210,6 +210,14 @@ class SQLiteJobQueue:
         if outcome is not None:
             raise outcome
 
+    async def complete_many(self, completions: Sequence[tuple[Lease, bytes | None]]) -> list[bool]:
+        """Complete a batch of held jobs in one transaction; False where a lease was lost."""
+        checked = [(_check_lease_arg(lease), check_result(result)) for lease, result in completions]
+        check_batch(len(checked))
+        if not checked:
+            return []
+        return await self._write(consuming.complete_many, checked)
+
     async def fail(
         self,
         lease: Lease,
