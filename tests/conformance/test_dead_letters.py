@@ -1,0 +1,129 @@
+"""Dead letters: list_failed, retry_failed and purge_failed."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from kmsg import JobNotFound, JobQueue, JobState
+from tests.conformance.support import Ping, claim_one, enqueue_pings
+
+pytestmark = pytest.mark.anyio
+
+
+async def dead_letter(queue: JobQueue, qname: str, count: int) -> list[str]:
+    """Make ``count`` dead letters, failed one after another; return ids in failure order."""
+    await enqueue_pings(queue, qname, count, max_attempts=1)
+    ids = []
+    for _ in range(count):
+        claimed = await claim_one(queue, qname)
+        await queue.fail(claimed.lease, RuntimeError("down"))
+        ids.append(claimed.job.id)
+        await anyio.sleep(0.01)
+    return ids
+
+
+async def test_list_failed_pages_newest_first(queue: JobQueue, qname: str) -> None:
+    ids = await dead_letter(queue, qname, 5)
+    first = await queue.list_failed(qname, limit=3)
+    assert first.next_cursor is not None
+    second = await queue.list_failed(qname, limit=3, cursor=first.next_cursor)
+    assert second.next_cursor is None
+    listed = [job.id for job in (*first.jobs, *second.jobs)]
+    assert listed == ids[::-1]
+    assert all(job.state is JobState.FAILED for job in (*first.jobs, *second.jobs))
+
+
+async def test_retry_failed_by_id_resets_attempts_and_keeps_errors(
+    queue: JobQueue, qname: str
+) -> None:
+    ids = await dead_letter(queue, qname, 3)
+    assert await queue.retry_failed(qname, [ids[0], ids[2]]) == 2
+    for job_id in (ids[0], ids[2]):
+        job = await queue.get(qname, job_id)
+        assert (job.state, job.attempts) == (JobState.PENDING, 0)
+        assert [(e.type, e.message) for e in job.errors] == [("RuntimeError", "down")]
+    assert (await queue.get(qname, ids[1])).state is JobState.FAILED
+    again = await claim_one(queue, qname)
+    assert again.job.id in {ids[0], ids[2]}
+    assert again.job.attempts == 1
+
+
+async def test_retry_failed_without_ids_moves_every_dead_letter(
+    queue: JobQueue, qname: str
+) -> None:
+    ids = await dead_letter(queue, qname, 4)
+    await queue.enqueue(Ping(n=9), queue=qname)
+    done = await claim_one(queue, qname)
+    await queue.complete(done.lease)
+    assert await queue.retry_failed(qname) == 4
+    stats = await queue.stats(qname)
+    assert (stats.failed, stats.pending, stats.completed) == (0, 4, 1)
+    assert (await queue.get(qname, done.job.id)).state is JobState.COMPLETED
+    for job_id in ids:
+        job = await queue.get(qname, job_id)
+        assert (job.state, job.attempts, len(job.errors)) == (JobState.PENDING, 0, 1)
+    assert sorted(c.job.id for c in await queue.claim(qname, limit=10)) == sorted(ids)
+
+
+async def test_retry_failed_skips_jobs_that_are_not_dead_letters(
+    queue: JobQueue, qname: str
+) -> None:
+    [dead] = await dead_letter(queue, qname, 1)
+    live = await queue.enqueue(Ping(n=9), queue=qname)
+    held_id = await queue.enqueue(Ping(n=8), queue=qname, priority=5)
+    held = await claim_one(queue, qname)
+    assert held.job.id == held_id
+    assert await queue.retry_failed(qname, [live, held_id, "no-such-job"]) == 0
+    assert (await queue.get(qname, held_id)).attempts == 1
+    await queue.complete(held.lease)
+    assert (await queue.get(qname, dead)).state is JobState.FAILED
+
+
+async def test_retry_failed_to_another_queue_keeps_the_id(
+    queue: JobQueue, qname: str, qname2: str
+) -> None:
+    [job_id] = await dead_letter(queue, qname, 1)
+    assert await queue.retry_failed(qname, [job_id], to_queue=qname2) == 1
+    with pytest.raises(JobNotFound):
+        await queue.get(qname, job_id)
+    moved = await queue.get(qname2, job_id)
+    assert (moved.queue, moved.state, moved.attempts) == (qname2, JobState.PENDING, 0)
+    assert len(moved.errors) == 1
+    assert (await queue.stats(qname)).total == 0
+    claimed = await claim_one(queue, qname2)
+    assert claimed.job.id == job_id
+    await queue.complete(claimed.lease)
+
+
+async def test_purge_failed_by_id(queue: JobQueue, qname: str) -> None:
+    ids = await dead_letter(queue, qname, 3)
+    live = await queue.enqueue(Ping(n=9), queue=qname)
+    assert await queue.purge_failed(qname, [ids[1], live, "no-such-job"]) == 1
+    with pytest.raises(JobNotFound):
+        await queue.get(qname, ids[1])
+    assert (await queue.get(qname, live)).state is JobState.PENDING
+    assert (await queue.stats(qname)).failed == 2
+
+
+async def test_purge_failed_without_ids_deletes_every_dead_letter(
+    queue: JobQueue, qname: str
+) -> None:
+    await dead_letter(queue, qname, 3)
+    await queue.enqueue(Ping(n=9), queue=qname)
+    assert await queue.purge_failed(qname) == 3
+    stats = await queue.stats(qname)
+    assert (stats.failed, stats.pending) == (0, 1)
+    assert (await queue.list_failed(qname)).jobs == ()
+
+
+async def test_purge_failed_older_than_keeps_recent_dead_letters(
+    queue: JobQueue, qname: str
+) -> None:
+    [old] = await dead_letter(queue, qname, 1)
+    await anyio.sleep(1.2)
+    [recent] = await dead_letter(queue, qname, 1)
+    assert await queue.purge_failed(qname, older_than=0.6) == 1
+    with pytest.raises(JobNotFound):
+        await queue.get(qname, old)
+    assert (await queue.get(qname, recent)).state is JobState.FAILED
