@@ -13,6 +13,10 @@ Design notes
   lease ran out can never finish a job another worker now holds. A lease that ends without an
   acknowledgement counts as a failed attempt (error type ``LeaseExpired``): the job is retried with
   backoff while attempts remain, else dead-lettered. Nothing stays ``processing`` forever.
+* **A lease holds until it is reclaimed.** Expired leases are ended inside ``claim`` (by any
+  claimer of the queue). Until that happens the holder's token still works: completing a job
+  whose deadline just passed, while nobody else can hold it, is harmless. Once the lease is
+  reclaimed, the token is stale for good.
 * **Ordering.** ``claim`` takes pending jobs by priority (higher first), then due time (``run_at``),
   then enqueue order.
 * **Validation first.** Bad input raises ``ValidationError`` before anything is written.
@@ -41,7 +45,7 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
 
     - ``backend``: a short name for humans (``"sqlite"``, ``"redis"``).
     - ``anyio_backends``: the anyio backends the adapter runs under (``"asyncio"``, ``"trio"``);
-      under any other it raises ``BackendUnavailable`` at once.
+      under any other, opening it raises ``BackendUnavailable`` at once, naming that library.
     - ``multi_host``: workers on several machines may share the queue.
     - ``server_time``: leases and delays use the server's clock, not the caller's.
     - ``atomic_cross_queue_move``: ``retry_failed(..., to_queue=...)`` is one atomic step; when
@@ -183,15 +187,18 @@ class JobQueue(Protocol):
         """Give back a held job unstarted: it returns to ``pending`` and the attempt is refunded.
 
         For a worker shutting down with jobs it has not finished. A job whose cancel was requested
-        becomes ``cancelled`` instead. Fenced: ``LeaseLost`` on a stale token. Atomic.
+        becomes ``cancelled`` instead, and ``release`` returns normally (the holder was giving the
+        job up anyway). Fenced: ``LeaseLost`` on a stale token. Atomic.
         """
         ...
 
     async def wait_for_jobs(self, queue: str, max_wait: float) -> None:
         """Return when a job of ``queue`` may have become claimable, or after ``max_wait`` seconds.
 
-        May return early without a job (callers claim and wait again). Adapters with
-        ``push_wakeup`` are woken by enqueue; the others poll cheaply.
+        May return early without a job (callers claim and wait again). It also returns when the
+        next delayed job falls due or the next lease ends. Adapters with ``push_wakeup`` are woken
+        by an enqueue within milliseconds; the others poll cheaply (SQLite: every
+        ``poll_interval``, 10 ms by default).
         """
         ...
 
@@ -302,7 +309,9 @@ class JobQueue(Protocol):
         """Allow at most ``max_jobs`` claims per ``per_seconds`` across every claimer.
 
         Enforced inside ``claim`` as a token bucket holding up to ``max_jobs`` tokens, refilled at
-        ``max_jobs / per_seconds`` a second. ``max_jobs=None`` removes the limit.
+        ``max_jobs / per_seconds`` a second; a new or changed limit starts with a full bucket.
+        ``max_jobs=None`` removes the limit. Raises ``ValidationError`` if ``max_jobs < 1`` or
+        ``per_seconds`` is not a positive number.
         """
         ...
 
