@@ -5,8 +5,10 @@ One :class:`JobRunner` serves a worker's run. Each job is one task that
 1. looks up the handler (unknown task: dead-lettered as ``UnknownTask``) and decodes the payload
    (``PayloadDecodeError``: dead-lettered), without ever calling the handler;
 2. runs the handler inside its own cancel scope, whose deadline is the ``job_timeout``;
-3. acknowledges at once: ``complete`` with the JSON-encoded return value, or ``fail`` with the
-   retry decision (``Retry``, ``NonRetryable``, or the retry policy's delay).
+3. acknowledges: a success goes to the worker's :class:`~kmsg.worker.acks.CompletionBuffer`
+   (group commit: one ``complete_many`` for every job finished meanwhile) with the JSON-encoded
+   return value; a failure is sent at once with ``fail`` and the retry decision (``Retry``,
+   ``NonRetryable``, or the retry policy's delay).
 
 A single heartbeat loop serves every job in flight: it ``extend``\\s each lease once a third of it
 has passed, checking every sixth of a lease, so a lease is renewed while at least half of it is
@@ -34,6 +36,7 @@ from kmsg.errors import LeaseLost, PayloadDecodeError
 from kmsg.models import ClaimedJob, Job, JobState, Lease
 from kmsg.queue import JobQueue
 from kmsg.validation import MAX_DELAY, MAX_RESULT_BYTES
+from kmsg.worker.acks import Completion, CompletionBuffer, Outcome
 from kmsg.worker.context import JobContext, _current
 from kmsg.worker.errors import JobTimeout, NonRetryable, ResultError, Retry, UnknownTask
 from kmsg.worker.events import EventKind, EventListener, WorkerEvent, emit
@@ -85,6 +88,15 @@ def _error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def _log_unacknowledged(job: Job, error: BaseException | bool = True) -> None:
+    logger.error(
+        "could not acknowledge job %s; it will be redelivered when its lease ends",
+        job.id,
+        extra=job_extra(job),
+        exc_info=error,
+    )
+
+
 class JobRunner:
     """Runs claimed jobs for one run of a worker, and heartbeats them while they run."""
 
@@ -95,6 +107,7 @@ class JobRunner:
         self._jitter = RetryPolicy()
         self._in_flight: dict[str, _InFlight] = {}
         self._releasing = False
+        self._completions = CompletionBuffer(config.queue, self._acknowledged)
         self.active = 0
         """Jobs handed to :meth:`run` that have not finished (handler or acknowledgement)."""
 
@@ -105,40 +118,40 @@ class JobRunner:
 
         ``claimed_at`` is the ``anyio.current_time()`` taken before the claim, so the local idea
         of the lease deadline is never later than the backend's. The caller has already counted
-        the job in :attr:`active`.
+        the job in :attr:`active`; a job whose completion is buffered stays counted until the
+        flusher reports its outcome.
         """
+        buffered = False
         try:
-            await self._run(claimed, claimed_at)
+            buffered = await self._run(claimed, claimed_at)
         except Exception:
-            logger.exception(
-                "could not acknowledge job %s; it will be redelivered when its lease ends",
-                claimed.job.id,
-                extra=job_extra(claimed.job),
-            )
+            _log_unacknowledged(claimed.job)
         finally:
-            self.active -= 1
-            self._on_done()
+            if not buffered:
+                self.active -= 1
+                self._on_done()
 
-    async def _run(self, claimed: ClaimedJob, claimed_at: float) -> None:
+    async def _run(self, claimed: ClaimedJob, claimed_at: float) -> bool:
+        """Run the job; True if its completion was buffered (acknowledged later)."""
         job = claimed.job
         handler = self._config.registry.get(job.task)
         if handler is None:
             error = UnknownTask(job.task, self._config.registry.names())
             await self._fail(claimed.lease, job, error, None)
-            return
+            return False
         try:
             payload = self._config.codec.decode(handler.payload_type, job.payload)
         except PayloadDecodeError as exc:
             await self._fail(claimed.lease, job, exc, None)
-            return
+            return False
         if self._releasing:
             await self._release(claimed.lease, job)
-            return
-        await self._call(claimed, claimed_at, handler, payload)
+            return False
+        return await self._call(claimed, claimed_at, handler, payload)
 
     async def _call(
         self, claimed: ClaimedJob, claimed_at: float, handler: Handler, payload: msgspec.Struct
-    ) -> None:
+    ) -> bool:
         job, timeout = claimed.job, self._config.job_timeout
         scope = anyio.CancelScope()
         if timeout is not None:
@@ -163,12 +176,14 @@ class JobRunner:
             duration = time.perf_counter() - started
             _current.reset(token)
             del self._in_flight[claimed.token]
-        await self._settle(record, result, error, duration)
+        return await self._settle(record, result, error, duration)
 
     async def _settle(
         self, record: _InFlight, result: Any, error: Exception | None, duration: float
-    ) -> None:
-        """Act on how the handler ended: lease lost, released, timed out, failed or done."""
+    ) -> bool:
+        """Act on how the handler ended: lease lost, released, timed out, failed or done.
+
+        True if the job's completion was buffered."""
         job, lease, timeout = record.job, record.lease, self._config.job_timeout
         cancelled = record.scope.cancelled_caught
         if record.stop is _Stop.LEASE_LOST:
@@ -183,24 +198,41 @@ class JobRunner:
         elif error is not None:
             await self._fail(lease, job, error, duration)
         else:
-            await self._complete(lease, job, result, duration)
+            return await self._complete(lease, job, result, duration)
+        return False
 
     # --- acknowledgements ----------------------------------------------------------------------
 
-    async def _complete(self, lease: Lease, job: Job, result: Any, duration: float) -> None:
+    async def _complete(self, lease: Lease, job: Job, result: Any, duration: float) -> bool:
         try:
             data = self._encode_result(result)
         except ResultError as exc:
             await self._fail(lease, job, exc, duration)
-            return
+            return False
+        self._completions.add(Completion(lease, data, job, duration))
+        return True
+
+    async def flush_completions(self) -> None:
+        """The group-commit flusher (see :mod:`kmsg.worker.acks`); runs until cancelled."""
+        await self._completions.flush_forever()
+
+    def _acknowledged(self, done: Completion, outcome: Outcome) -> None:
+        job = done.job
         try:
-            await self._config.queue.complete(lease, result=data)
-        except LeaseLost as exc:
-            self._lease_lost(job, str(exc), duration)
-            return
-        self._event(EventKind.COMPLETED, job, duration)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("job %s completed in %.6fs", job.id, duration, extra=job_extra(job))
+            if outcome is True:
+                self._event(EventKind.COMPLETED, job, done.duration)
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "job %s completed in %.6fs", job.id, done.duration, extra=job_extra(job)
+                    )
+            elif outcome is False:
+                lost = LeaseLost(job.queue, job.id, "the job is no longer held under this lease")
+                self._lease_lost(job, str(lost), done.duration)
+            else:
+                _log_unacknowledged(job, outcome)
+        finally:
+            self.active -= 1
+            self._on_done()
 
     def _encode_result(self, result: Any) -> bytes | None:
         if result is None:

@@ -7,8 +7,9 @@ at most ``idle_wait`` seconds before claiming again.
 
 Shutdown (``stop()``, SIGINT or SIGTERM): claiming stops at once, running jobs get
 ``shutdown_grace`` seconds to finish and be acknowledged, then the rest are cancelled and
-``release``\\d (back to ``pending``, attempt refunded). A second signal skips what is left of the
-grace period. Cancelling ``run()`` itself from outside is a hard stop: running jobs are not
+``release``\\d (back to ``pending``, attempt refunded); completions already made are sent before
+``run()`` returns (:mod:`kmsg.worker.acks` batches them). A second signal skips what is left of
+the grace period. Cancelling ``run()`` itself from outside is a hard stop: running jobs are not
 acknowledged and come back when their leases end.
 """
 
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from kmsg.codec import PayloadCodec
 from kmsg.errors import ValidationError
@@ -174,9 +176,12 @@ class Worker:
                 if signals:
                     await services.start(self._watch_signals)
                 services.start_soon(runner.heartbeat)
+                services.start_soon(runner.flush_completions)
                 async with anyio.create_task_group() as jobs:
                     await self._claim_loop(jobs, runner, until_idle)
                     await self._drain(runner)
+                while runner.active:  # completions still buffered or being sent
+                    await self._wait_changed()
                 services.cancel_scope.cancel()
         finally:
             self._runner = None
@@ -229,6 +234,7 @@ class Worker:
                 runner.active += 1
                 jobs.start_soon(runner.run, job, claimed_at)
             if claimed:
+                await anyio.lowlevel.checkpoint()  # let the new jobs start before claiming more
                 continue
             wait = self._wait_for_jobs if ok else self._pause
             if until_idle and ok:

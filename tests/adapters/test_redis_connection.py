@@ -23,6 +23,7 @@ from kmsg import (
     open_queue,
 )
 from kmsg.adapters.redis.connection import parse_settings
+from kmsg.adapters.redis.keys import QueueKeys
 from tests.backends import Store
 from tests.redis_servers import RedisServer, free_port, redis_store
 
@@ -172,3 +173,23 @@ async def test_wait_returns_when_a_delayed_job_is_due(store: Store) -> None:
     elapsed = time.monotonic() - started
     assert 0.3 <= elapsed < 10.0
     assert await queue.claim("timed")
+
+
+async def test_enqueue_publishes_only_while_a_waiter_may_be_idle(store: Store) -> None:
+    queue = await store.open()
+    channel = QueueKeys(store.options["key_prefix"], "quiet").channel
+    client = Redis.from_url(store.url)
+    pubsub = client.pubsub()
+    try:
+        await pubsub.subscribe(channel)
+        assert (await pubsub.get_message(timeout=5.0))["type"] == "subscribe"
+        await queue.enqueue(Note("nobody waits"), queue="quiet")
+        assert await pubsub.get_message(timeout=0.3) is None
+        await queue.wait_for_jobs("quiet", 30.0)  # returns at once (a job is due), marks idle
+        await queue.enqueue(Note("someone may wait"), queue="quiet")
+        message = await pubsub.get_message(timeout=5.0)
+        assert message is not None
+        assert message["type"] == "message"
+    finally:
+        await pubsub.aclose()
+        await client.aclose()

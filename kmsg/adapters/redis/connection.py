@@ -26,7 +26,7 @@ from kmsg.errors import BackendUnavailable, ValidationError
 from kmsg.urls import redact_url
 from kmsg.validation import check_seconds
 
-__all__ = ["RedisSettings", "backend_errors", "parse_settings"]
+__all__ = ["RedisSettings", "backend_errors", "parse_settings", "translate_error"]
 
 _SCHEMES: Final = {
     "redis": ("redis", False),
@@ -35,8 +35,9 @@ _SCHEMES: Final = {
     "rediss+cluster": ("rediss", True),
 }
 _OPTIONS: Final = ("key_prefix", "max_payload_bytes", "socket_timeout", "socket_connect_timeout")
-# Connection-level failures; a command whose reply was lost is retried by redis-py, which the
-# scripts make safe (enqueue is keyed by job id, complete by token).
+# Connection-level failures; a command whose reply was lost is retried (by redis-py on a cluster,
+# by the CommandPipe on plain Redis), which the scripts make safe (enqueue is keyed by job id,
+# complete by token).
 _UNAVAILABLE: Final = (
     redis_errors.ConnectionError,
     redis_errors.TimeoutError,
@@ -133,19 +134,33 @@ def parse_settings(url: str, options: Mapping[str, object]) -> RedisSettings:
     )
 
 
-@contextmanager
-def backend_errors(settings: RedisSettings) -> Iterator[None]:
-    """Turn redis-py connection failures into ``BackendUnavailable`` (password never shown)."""
-    try:
-        yield
-    except _UNAVAILABLE as exc:
-        raise BackendUnavailable(
+def translate_error(settings: RedisSettings, exc: Exception) -> Exception:
+    """The kmsg error for a redis-py failure: ``BackendUnavailable`` for connection failures and
+    ACL refusals (password never shown); any other error is returned as it is."""
+    if isinstance(exc, _UNAVAILABLE):
+        error: Exception = BackendUnavailable(
             f"Redis at {settings.redacted_url} is unavailable: {type(exc).__name__}: {exc}"
-        ) from exc
-    except redis_errors.ResponseError as exc:
-        if not any(marker in str(exc) for marker in _PERMISSION_MARKERS):
-            raise
-        raise BackendUnavailable(
+        )
+    elif isinstance(exc, redis_errors.ResponseError) and any(
+        marker in str(exc) for marker in _PERMISSION_MARKERS
+    ):
+        error = BackendUnavailable(
             f"Redis at {settings.redacted_url} refused a command: no permission (see the ACL"
             f" in the kmsg Redis docs): {exc}"
-        ) from exc
+        )
+    else:
+        return exc
+    error.__cause__ = exc
+    return error
+
+
+@contextmanager
+def backend_errors(settings: RedisSettings) -> Iterator[None]:
+    """Turn redis-py connection failures into ``BackendUnavailable`` (:func:`translate_error`)."""
+    try:
+        yield
+    except Exception as exc:
+        error = translate_error(settings, exc)
+        if error is exc:
+            raise
+        raise error from exc

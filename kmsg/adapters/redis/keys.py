@@ -20,8 +20,10 @@ With the default prefix ``kmsg`` and a queue named ``q``, the keys of that queue
     kmsg:{q}:cancelled     zset  ... and cancelled jobs
     kmsg:{q}:due           zset  pending jobs by run_at (ms): the oldest pending job's age
     kmsg:{q}:dedupe        hash  dedupe key -> id of the live job holding it
-    kmsg:{q}:meta          hash  paused ("1"), rate_max, rate_per, rate_tokens, rate_at
-    kmsg:{q}:notify        channel  PUBLISHed when a job may have become claimable
+    kmsg:{q}:meta          hash  paused ("1"), rate_max, rate_per, rate_tokens, rate_at,
+                                 idle_until (until when a waiter may be idle: epoch seconds)
+    kmsg:{q}:notify        channel  PUBLISHed when a job may have become claimable, while
+                                 idle_until has not passed
 
 Every key of a queue carries the hash tag ``{q}``, so each script touches one Redis Cluster slot
 and different queues spread over the cluster. Queue names are 1-128 characters of

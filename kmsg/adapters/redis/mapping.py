@@ -26,6 +26,7 @@ _ERRORS: Final = msgspec.json.Decoder(tuple[JobError, ...])
 _ENCODER: Final = msgspec.json.Encoder()
 _CURSOR: Final = msgspec.json.Decoder(tuple[str, str, str])
 _OPTIONAL_TIMES: Final = ("lease_until", "completed_at", "failed_at", "cancelled_at")
+_STATES: Final = {state.value.encode(): state for state in JobState}
 
 
 def _text(value: bytes | None) -> str | None:
@@ -39,12 +40,13 @@ def _time(value: bytes | None) -> float | None:
 def job_from_flat(flat: Sequence[bytes]) -> Job:
     """Build a Job from a flat ``HGETALL`` reply (field, value, field, value, ...)."""
     h = dict(zip(flat[::2], flat[1::2], strict=True))
+    errors = h.get(b"errors", b"[]")
     return Job(
         id=h[b"id"].decode(),
         queue=h[b"queue"].decode(),
         task=h[b"task"].decode(),
         payload=h[b"payload"],
-        state=JobState(h[b"state"].decode()),
+        state=_STATES[h[b"state"]],
         priority=int(h[b"priority"]),
         run_at=float(h[b"run_at"]),
         created_at=float(h[b"created_at"]),
@@ -57,7 +59,7 @@ def job_from_flat(flat: Sequence[bytes]) -> Job:
         ),
         lease=float(h[b"lease"]),
         dedupe_key=_text(h.get(b"dedupe_key")),
-        errors=_ERRORS.decode(h.get(b"errors", b"[]")),
+        errors=() if errors == b"[]" else _ERRORS.decode(errors),
         result=h.get(b"result"),
         lease_until=_time(h.get(b"lease_until")),
         cancel_requested=h.get(b"cancel_requested") == b"1",
@@ -93,15 +95,21 @@ def _static_fields(
 
 
 def new_job_args(job: PreparedJob) -> list[str | bytes | float]:
-    """The enqueue.lua argument block of one prepared job."""
-    fields = _static_fields(job, job.priority, job.backoff)
+    """The enqueue.lua block of one prepared job (12 values, in the order the script reads)."""
+    backoff = job.backoff
     return [
         job.id,
         job.dedupe_key or "",
         "" if job.run_at is None else job.run_at,
         "" if job.delay is None else job.delay,
-        len(fields) // 2,
-        *fields,
+        job.task,
+        job.payload,
+        job.priority,
+        job.max_attempts,
+        backoff.initial,
+        backoff.factor,
+        backoff.maximum,
+        job.lease,
     ]
 
 

@@ -1,9 +1,11 @@
 """Push wake-ups for ``wait_for_jobs``: one shared pub/sub connection per adapter.
 
-Scripts that may make a job claimable PUBLISH to the queue's channel. A reader task dispatches
-each message to the events of the waiters on that channel. A waiter registers its event and waits
-for the channel's subscription to be confirmed *before* it asks the server how long to wait, so a
-job enqueued between that probe and the wait still wakes it.
+Scripts that may make a job claimable PUBLISH to the queue's channel while a waiter may be idle
+(the ``wake`` script, run before every wait, marks the queue's ``idle_until``; a busy worker that
+keeps claiming is not sent a message per job). A reader task dispatches each message to the
+events of the waiters on that channel. A waiter registers its event and waits for the channel's
+subscription to be confirmed *before* it asks the server how long to wait (and marks itself idle),
+so a job enqueued between that probe and the wait still wakes it.
 """
 
 from __future__ import annotations

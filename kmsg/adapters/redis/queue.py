@@ -14,7 +14,7 @@ from typing import Any, Final, Self
 import anyio
 import msgspec
 
-from kmsg.adapters.redis.connection import RedisSettings, backend_errors
+from kmsg.adapters.redis.connection import RedisSettings, backend_errors, translate_error
 from kmsg.adapters.redis.deadletters import DeadLetters
 from kmsg.adapters.redis.keys import QueueKeys, queues_key
 from kmsg.adapters.redis.mapping import (
@@ -25,7 +25,8 @@ from kmsg.adapters.redis.mapping import (
     new_job_args,
 )
 from kmsg.adapters.redis.notify import Notifier
-from kmsg.adapters.redis.scripts import ScriptRunner
+from kmsg.adapters.redis.pipe import CommandPipe
+from kmsg.adapters.redis.scripts import ScriptRunner, ScriptTarget
 from kmsg.codec import PayloadCodec
 from kmsg.errors import JobNotFound, LeaseLost, ValidationError
 from kmsg.models import (
@@ -70,6 +71,7 @@ _LOST_REASONS: Final = {
     b"cancelled": "the job was cancelled",
 }
 _MAX_ERROR_MESSAGE: Final = 4096
+_KEY_CACHE: Final = 4096
 _TERMINAL: Final = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 
 
@@ -79,7 +81,13 @@ class RedisJobQueue:
     def __init__(self, settings: RedisSettings, client: Any) -> None:
         self._settings = settings
         self._client = client
-        self._scripts = ScriptRunner(client)
+        self._pipe = (
+            None
+            if settings.cluster
+            else CommandPipe(client.connection_pool, timeout=settings.socket_timeout)
+        )
+        self._scripts = ScriptRunner(client, self._pipe)
+        self._targets: dict[str, ScriptTarget] = {}
         self._notifier = Notifier(client)
         self._codec = PayloadCodec(max_bytes=settings.max_payload_bytes)
         self._known_queues: set[str] = set()
@@ -108,10 +116,25 @@ class RedisJobQueue:
         """The keys of ``queue`` (validated) under this adapter's prefix."""
         return QueueKeys(self._settings.key_prefix, check_name("queue", queue))
 
+    def _target(self, queue: str) -> ScriptTarget:
+        """What the scripts of ``queue`` (validated here) run on; cached per queue name."""
+        found = self._targets.get(queue)
+        if found is None:
+            if len(self._targets) >= _KEY_CACHE:
+                self._targets.clear()
+            found = self._targets[queue] = ScriptTarget(self.keys(queue))
+        return found
+
     async def run(self, name: str, queue: str, args: Sequence[Any] = ()) -> Any:
         """Run script ``name`` on ``queue``; connection failures raise ``BackendUnavailable``."""
-        with backend_errors(self._settings):
-            return await self._scripts.run(name, self.keys(queue), args)
+        target = self._target(queue)
+        try:
+            return await self._scripts.run(name, target, args)
+        except Exception as exc:
+            error = translate_error(self._settings, exc)
+            if error is exc:
+                raise
+            raise error from exc
 
     async def command(self, *args: Any) -> Any:
         """Run one plain Redis command (reads outside the scripts)."""
@@ -157,7 +180,9 @@ class RedisJobQueue:
             dedupe_key=dedupe_key,
             job_id=job_id,
         )
-        return (await self.enqueue_many([new]))[0]
+        prepared = prepare_job(new, self._codec)
+        await self.note_queue(prepared.queue)
+        return (await self._enqueue_batch(prepared.queue, [prepared]))[0]
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
         """Store a batch; one atomic script call per queue named in it."""
@@ -175,7 +200,7 @@ class RedisJobQueue:
         return ids
 
     async def _enqueue_batch(self, queue: str, jobs: list[PreparedJob]) -> list[str]:
-        args: list[Any] = [len(jobs)]
+        args: list[Any] = [queue, len(jobs)]
         for job in jobs:
             args += new_job_args(job)
         reply = await self.run("enqueue", queue, args)
@@ -189,12 +214,12 @@ class RedisJobQueue:
         """Claim up to ``limit`` due jobs (see :meth:`kmsg.JobQueue.claim`)."""
         check_limit(limit)
         lease_arg: float | str = "" if lease is None else check_lease(lease)
-        tokens = [secrets.token_urlsafe(16) for _ in range(limit)]
-        reply = await self.run("claim", queue, [limit, lease_arg, *tokens])
-        claimed = []
-        for flat, token in zip(reply, tokens, strict=False):
-            claimed.append(ClaimedJob(job=job_from_flat(flat), token=token))
-        return claimed
+        base = secrets.token_urlsafe(16)
+        reply = await self.run("claim", queue, [limit, lease_arg, base])
+        return [
+            ClaimedJob(job=job_from_flat(flat), token=f"{base}.{slot}")
+            for slot, flat in enumerate(reply, start=1)
+        ]
 
     async def _fenced(self, name: str, lease: Lease, args: Sequence[Any] = ()) -> Any:
         if not isinstance(lease, Lease):
@@ -213,6 +238,28 @@ class RedisJobQueue:
         )
         if code != b"ok":
             raise self._lost(lease, code)
+
+    async def complete_many(self, completions: Sequence[tuple[Lease, bytes | None]]) -> list[bool]:
+        """Complete a batch of held jobs, one script per queue (see the contract's docstring)."""
+        check_batch(len(completions))
+        by_queue: dict[str, list[int]] = {}
+        args: list[Any] = []
+        for index, (lease, result) in enumerate(completions):
+            if not isinstance(lease, Lease):
+                raise ValidationError(f"expected a kmsg.Lease, not {type(lease).__name__}")
+            checked = check_result(result)
+            self._target(lease.queue)  # validates the name before anything is written
+            by_queue.setdefault(lease.queue, []).append(index)
+            args += (lease.job_id, lease.token, "0" if checked is None else "1", checked or b"")
+        done = [False] * len(completions)
+        for queue, indexes in by_queue.items():
+            queue_args: list[Any] = []
+            for index in indexes:
+                queue_args += args[4 * index : 4 * index + 4]
+            codes = await self.run("complete_many", queue, queue_args)
+            for index, code in zip(indexes, codes, strict=True):
+                done[index] = code == b"ok"
+        return done
 
     async def fail(
         self,
@@ -256,11 +303,12 @@ class RedisJobQueue:
     async def wait_for_jobs(self, queue: str, max_wait: float) -> None:
         """Return when a job may be claimable (pub/sub push or the next due time) or at max_wait."""
         keys = self.keys(queue)
-        with anyio.move_on_after(check_seconds("max_wait", max_wait, high=MAX_LEASE)):
+        max_wait = check_seconds("max_wait", max_wait, high=MAX_LEASE)
+        with anyio.move_on_after(max_wait):
             with backend_errors(self._settings):
                 event = await self._notifier.register(keys.channel)
             try:
-                wait_ms = await self.run("wake", queue)
+                wait_ms = await self.run("wake", queue, [max_wait])
                 if wait_ms == 0:
                     return
                 with anyio.move_on_after(wait_ms / 1000 if wait_ms > 0 else None):
@@ -428,6 +476,8 @@ class RedisJobQueue:
             return
         self._closed = True
         await self._notifier.aclose()
+        if self._pipe is not None:
+            await self._pipe.aclose()
         await self._client.aclose()
 
 

@@ -2,7 +2,8 @@
 -- KEYS, ARGV[1..2]: see includes/common.lua.
 -- ARGV[3]  limit (jobs wanted)
 -- ARGV[4]  lease seconds ('' = each job's own lease)
--- ARGV[5..4+limit]  fresh random lease tokens, one per slot (made by the client)
+-- ARGV[5]  a fresh random token base (made by the client for this call); the job in slot i
+--          gets lease token base .. '.' .. i, so every lease of every call is distinct
 -- Returns: an array of claimed jobs, each a flat HGETALL field/value array; empty when the
 --          queue is paused, rate-limited or has nothing due.
 local RECLAIM_BATCH = 100
@@ -50,7 +51,7 @@ if take >= 1 then
     redis.call('HINCRBY', jk, 'attempts', 1)
     local lease = tonumber(ARGV[4]) or tonumber(redis.call('HGET', jk, 'lease'))
     local lease_until = now + lease
-    redis.call('HSET', jk, 'lease_until', lease_until, 'token', ARGV[4 + i])
+    redis.call('HSET', jk, 'lease_until', lease_until, 'token', ARGV[5] .. '.' .. i)
     place(id, jk, 'processing', lease_until)
     claimed[i] = redis.call('HGETALL', jk)
   end

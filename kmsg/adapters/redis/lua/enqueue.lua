@@ -1,19 +1,20 @@
 -- enqueue: store a batch of new jobs of one queue.
 -- KEYS, ARGV[1..2]: see includes/common.lua.
--- ARGV[3]  number of jobs n; then n blocks, each:
+-- ARGV[3]  queue name (stored in each job hash)
+-- ARGV[4]  number of jobs n; then n blocks of 12 values:
 --          id, dedupe key ('' = none), run_at ('' = use delay), delay ('' = due now),
---          field count m, then m field/value pairs of the job hash (task, payload, ...)
+--          task, payload, priority, max_attempts, backoff_initial, backoff_factor,
+--          backoff_maximum, lease
 -- Returns: an array of n ids: the new job's id, or the id of the job it deduplicated onto
 --          (an existing job with the same id, or a live job holding the same dedupe key).
+local BLOCK = 12
 local now = now_s()
+local queue = ARGV[3]
 local ids = {}
 local wrote = false
-local pos = 4
-for i = 1, tonumber(ARGV[3]) do
-  local id, dedupe, run_at, delay = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2], ARGV[pos + 3]
-  local nfields = tonumber(ARGV[pos + 4])
-  local first = pos + 5
-  pos = first + 2 * nfields
+for i = 1, tonumber(ARGV[4]) do
+  local p = 5 + (i - 1) * BLOCK
+  local id, dedupe, run_at, delay = ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3]
   local jk = job_key(id)
   local holder = nil
   if dedupe ~= '' then holder = dedupe_holder(dedupe) end
@@ -29,17 +30,25 @@ for i = 1, tonumber(ARGV[3]) do
     else
       run_at = now
     end
-    redis.call('HSET', jk, unpack(ARGV, first, pos - 1))
-    redis.call('HSET', jk, 'id', id, 'created_at', now, 'run_at', run_at, 'attempts', 0,
-      'errors', '[]')
+    local state = 'delayed'
+    if run_at <= now then state = 'pending' end
+    redis.call('HSET', jk, 'id', id, 'queue', queue, 'task', ARGV[p + 4], 'payload', ARGV[p + 5],
+      'priority', ARGV[p + 6], 'max_attempts', ARGV[p + 7], 'backoff_initial', ARGV[p + 8],
+      'backoff_factor', ARGV[p + 9], 'backoff_maximum', ARGV[p + 10], 'lease', ARGV[p + 11],
+      'created_at', now, 'run_at', run_at, 'attempts', 0, 'errors', '[]', 'state', state)
     if dedupe ~= '' then
       redis.call('HSET', jk, 'dedupe_key', dedupe)
       redis.call('HSET', K.dedupe, dedupe, id)
     end
-    if run_at <= now then place(id, jk, 'pending', run_at) else place(id, jk, 'delayed', run_at) end
+    if state == 'pending' then
+      redis.call('ZADD', K.pending, pending_score(tonumber(ARGV[p + 6]), run_at), id)
+      redis.call('ZADD', K.due, run_at * 1000, id)
+    else
+      redis.call('ZADD', K.delayed, run_at * 1000, id)
+    end
     ids[i] = id
     wrote = true
   end
 end
-if wrote then notify() end
+if wrote then notify(now) end
 return ids

@@ -37,5 +37,5 @@ for _ = 1, tonumber(ARGV[4]) do
     count = count + 1
   end
 end
-if count > 0 then notify() end
+if count > 0 then notify(now) end
 return count

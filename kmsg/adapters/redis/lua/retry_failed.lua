@@ -20,5 +20,5 @@ for _, id in ipairs(ids) do
   take_dedupe(id, jk)
   place(id, jk, 'pending', now)
 end
-if #ids > 0 then notify() end
+if #ids > 0 then notify(now) end
 return #ids

@@ -1,10 +1,16 @@
--- wake: how long until claim may find work in this queue (read only; wait_for_jobs uses it).
+-- wake: how long until claim may find work in this queue; wait_for_jobs runs it before waiting.
 -- KEYS, ARGV[1..2]: see includes/common.lua.
+-- ARGV[3]  the longest the caller will wait (seconds): meta.idle_until is raised to at least
+--          now + that + 1 s, so every script that may make a job claimable PUBLISHes until then
 -- Returns: milliseconds to wait: 0 if a claim may succeed now, -1 if nothing is scheduled
 --          (wait for a notify), else the time until the next delayed job is due, the next lease
 --          ends or, when rate-limited, the next token arrives.
 local now = now_s()
 local now_ms = now * 1000
+local until_s = now + tonumber(ARGV[3]) + 1
+if (tonumber(redis.call('HGET', K.meta, 'idle_until')) or 0) < until_s then
+  redis.call('HSET', K.meta, 'idle_until', until_s)
+end
 local meta = redis.call('HMGET', K.meta, 'paused', 'rate_max', 'rate_per', 'rate_tokens',
   'rate_at')
 if meta[1] == '1' then return -1 end

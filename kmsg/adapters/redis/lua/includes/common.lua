@@ -11,7 +11,8 @@
 --   KEYS[8] dedupe      hash  dedupe key -> id of the live job holding it
 --   KEYS[9] meta        hash  paused, rate_max, rate_per, rate_tokens, rate_at
 --   ARGV[1] job key prefix (job key = prefix .. id; same hash tag, same slot)
---   ARGV[2] notify channel (PUBLISHed when a job may have become claimable)
+--   ARGV[2] notify channel (PUBLISHed when a job may have become claimable while a waiter
+--           may be idle: see notify)
 -- Script-specific ARGV start at 3. Times in job hashes are epoch seconds.
 
 local K = {
@@ -34,8 +35,14 @@ local function job_key(id)
   return JOB_PREFIX .. id
 end
 
-local function notify()
-  redis.call('PUBLISH', CHANNEL, '1')
+-- Wake the queue's waiters, if any may be waiting: wake.lua marks meta.idle_until before a
+-- waiter waits, so a busy worker that keeps claiming is not sent a message per job. `now` is
+-- the script's time if it has one (else TIME is read).
+local function notify(now)
+  local idle_until = redis.call('HGET', K.meta, 'idle_until')
+  if idle_until and tonumber(idle_until) >= (now or now_s()) then
+    redis.call('PUBLISH', CHANNEL, '1')
+  end
 end
 
 local function pending_score(priority, run_at)
@@ -127,9 +134,27 @@ local function after_failure(id, jk, now, retry_in, retryable)
     redis.call('HDEL', jk, 'lease_until')
     redis.call('HSET', jk, 'run_at', run_at)
     place(id, jk, 'delayed', run_at)
-    notify()
+    notify(now)
     return 'delayed'
   end
   finish(id, jk, 'processing', 'failed', now)
   return 'failed'
+end
+
+-- complete.lua's work for one job (see there for the codes); `now` is a function, so that
+-- TIME is read only when a job actually changes.
+local function complete_job(id, token, has_result, result, now)
+  local jk = job_key(id)
+  local h = redis.call('HMGET', jk, 'state', 'token', 'cancel_requested')
+  if not h[1] then return 'gone' end
+  if h[2] ~= token then return 'lost' end
+  if h[1] == 'completed' then return 'ok' end
+  if h[1] ~= 'processing' then return 'lost' end
+  if h[3] == '1' then
+    finish(id, jk, 'processing', 'cancelled', now())
+    return 'cancelled'
+  end
+  if has_result == '1' then redis.call('HSET', jk, 'result', result) end
+  finish(id, jk, 'processing', 'completed', now())
+  return 'ok'
 end
