@@ -103,24 +103,27 @@ class PayloadCodec:
         task = task_name_of(payload_type)
         try:
             data = self._encoder.encode(payload)
-        except (TypeError, ValueError, OverflowError) as exc:
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
             raise ValidationError(f"payload of task {task!r} cannot be encoded: {exc}") from None
         self._check_size(task, data)
         try:
             self._decoder(payload_type).decode(data)
-        except msgspec.ValidationError as exc:
+        except (msgspec.ValidationError, RecursionError) as exc:
             raise ValidationError(f"invalid payload for task {task!r}: {exc}") from None
         return task, data
 
     def encode_raw(self, payload_type: type[msgspec.Struct], data: bytes | str) -> bytes:
         """Validate raw JSON for ``payload_type``; unknown top-level fields are refused."""
         task = task_name_of(payload_type)
-        raw = data.encode() if isinstance(data, str) else data
+        try:
+            raw = data.encode() if isinstance(data, str) else bytes(data)
+        except (UnicodeEncodeError, TypeError) as exc:
+            raise ValidationError(f"invalid payload for task {task!r}: {exc}") from None
         self._check_size(task, raw)
         try:
             fields = msgspec.json.decode(raw)
             decoded = self._decoder(payload_type).decode(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError) as exc:
             raise ValidationError(f"invalid payload for task {task!r}: {exc}") from None
         if isinstance(fields, dict):
             known = {field.encode_name for field in msgspec.structs.fields(payload_type)}
@@ -135,7 +138,7 @@ class PayloadCodec:
         """Decode stored bytes to ``payload_type``; ``PayloadDecodeError`` if they do not fit."""
         try:
             return self._decoder(payload_type).decode(data)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError) as exc:
             raise PayloadDecodeError(task_name_of(payload_type), str(exc)) from None
 
     def _check_size(self, task: str, data: bytes) -> None:
