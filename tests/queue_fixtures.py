@@ -1,4 +1,9 @@
-"""Fixtures for queue-backed messaging tests: one run per ``BACKENDS`` entry x anyio backend."""
+"""Queue fixtures shared by the suites that run on every backend (worker, messaging, ...).
+
+Each queue-backed test runs once per ``BACKENDS`` entry and anyio backend, and is skipped on a
+declared capability when the adapter cannot run under that anyio backend. (The conformance suite
+has its own stricter fixtures: there, such an adapter must also refuse to open.)
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from tests.backends import BACKENDS, BackendUnderTest, Store
 
 @pytest.fixture(params=list(BACKENDS), ids=list(BACKENDS))
 def backend(request: pytest.FixtureRequest) -> BackendUnderTest:
-    """The adapter under test."""
+    """The adapter under test (in ``BACKENDS`` order: sqlite first)."""
     return BACKENDS[request.param]
 
 
@@ -39,4 +44,4 @@ async def queue(store: Store) -> JobQueue:
 @pytest.fixture
 def qname() -> str:
     """A queue name no other test uses."""
-    return f"m-{uuid4().hex[:16]}"
+    return f"q-{uuid4().hex[:16]}"
