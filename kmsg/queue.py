@@ -197,8 +197,8 @@ class JobQueue(Protocol):
 
         May return early without a job (callers claim and wait again). It also returns when the
         next delayed job falls due or the next lease ends. Adapters with ``push_wakeup`` are woken
-        by an enqueue within milliseconds; the others poll cheaply (SQLite: every
-        ``poll_interval``, 10 ms by default).
+        by an enqueue within milliseconds; the others poll cheaply (SQLite: within about 1 ms
+        while jobs flow, at most ``poll_interval``, 10 ms by default).
         """
         ...
 

@@ -18,9 +18,10 @@ Many processes may share one file: every write is a ``BEGIN IMMEDIATE`` transact
 contention is retried (see :mod:`kmsg.adapters.sqlite.database`), so "database is locked" does not
 reach callers. Concurrent writes of one adapter instance are group-committed: they share one
 transaction, each in its own savepoint (see :mod:`kmsg.adapters.sqlite.batching`). The host clock
-is used for leases and delays. Idle workers poll ``PRAGMA data_version`` every ``poll_interval``
-seconds, a cheap check that changes when another connection commits; commits by the same instance
-wake them at once.
+is used for leases and delays. Idle workers poll ``PRAGMA data_version`` on a dedicated connection,
+a read of shared memory that changes when another connection commits: every 1 ms while commits are
+frequent, backing off to every ``poll_interval`` seconds (the upper bound) when the file has been
+quiet (see :mod:`kmsg.adapters.sqlite.watch`). Commits by the same instance wake them at once.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from kmsg.adapters.sqlite.options import SQLiteOptions
 from kmsg.adapters.sqlite.statements import migrations, split_script
 from kmsg.errors import BackendUnavailable
 
-__all__ = ["LOCK_RETRY_BOUND", "Database", "open_database"]
+__all__ = ["LOCK_RETRY_BOUND", "Database", "is_busy", "open_database"]
 
 T = TypeVar("T")
 
@@ -33,7 +33,8 @@ _BUSY_CODES: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _STATEMENT_CACHE: Final = 256
 
 
-def _is_busy(exc: sqlite3.Error) -> bool:
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is a lock wait (``SQLITE_BUSY`` / ``SQLITE_LOCKED``), worth retrying."""
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
         return code & 0xFF in _BUSY_CODES
@@ -70,7 +71,7 @@ class Database:
                 try:
                     return self._attempt(connection, begin, body)
                 except sqlite3.OperationalError as exc:
-                    if not _is_busy(exc):
+                    if not is_busy(exc):
                         raise BackendUnavailable(f"sqlite error: {exc}") from exc
                     if time.monotonic() >= deadline:
                         raise BackendUnavailable(
@@ -156,7 +157,7 @@ def _connect_retrying(options: SQLiteOptions) -> sqlite3.Connection:
         try:
             return _connect(options)
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc) or time.monotonic() >= deadline:
+            if not is_busy(exc) or time.monotonic() >= deadline:
                 raise BackendUnavailable(
                     f"cannot open sqlite database {options.path}: {exc}"
                 ) from exc

@@ -16,7 +16,7 @@ from kmsg.errors import JobNotFound
 from kmsg.models import Job, JobPage, JobState, QueueStats, RateLimit
 from kmsg.validation import MAX_PRIORITY
 
-__all__ = ["data_version", "get", "list_jobs", "peek", "queue_names", "stats", "wake_hint"]
+__all__ = ["get", "list_jobs", "peek", "queue_names", "stats", "wake_hint"]
 
 _SEQ, _PRIORITY, _RUN_AT, _LEASE_UNTIL, _FINISHED_AT = (
     JOB_COLUMNS.index(name) for name in ("seq", "priority", "run_at", "lease_until", "finished_at")
@@ -138,9 +138,3 @@ def wake_hint(connection: sqlite3.Connection, now: float, queue: str) -> float |
     pending_at = _next_token_at(connection, now, queue) if has_pending else None
     times = [t for t in (due, lease_end, pending_at) if t is not None]
     return min(times) if times else None
-
-
-def data_version(connection: sqlite3.Connection, _now: float) -> int:
-    """SQLite's ``data_version``: changes when another connection commits to the file."""
-    version: int = connection.execute(sql("data_version")).fetchone()[0]
-    return version
