@@ -16,7 +16,7 @@ import msgspec
 
 from kmsg.errors import ValidationError
 from kmsg.ids import new_job_id
-from kmsg.models import Backoff, JobState
+from kmsg.models import Backoff, JobState, Lease
 
 if TYPE_CHECKING:
     from kmsg.codec import PayloadCodec
@@ -33,11 +33,15 @@ __all__ = [
     "PreparedJob",
     "check_batch",
     "check_dedupe_key",
+    "check_job_ids",
     "check_lease",
+    "check_lease_arg",
     "check_limit",
     "check_name",
+    "check_rate_limit",
     "check_seconds",
     "check_states",
+    "describe_error",
     "prepare_job",
 ]
 
@@ -51,6 +55,8 @@ MAX_DELAY: Final = 10 * 366 * 24 * 3600.0
 MAX_BATCH: Final = 10_000
 MAX_DEDUPE_KEY: Final = 512
 MAX_RESULT_BYTES: Final = 64 * 1024
+MAX_RATE_JOBS: Final = 1_000_000
+MAX_ERROR_MESSAGE: Final = 2000
 DEFAULT_QUEUE: Final = "default"
 DEFAULT_LEASE: Final = 30.0
 DEFAULT_MAX_ATTEMPTS: Final = 3
@@ -150,6 +156,46 @@ def check_result(result: object) -> bytes | None:
     if len(result) > MAX_RESULT_BYTES:
         raise ValidationError(f"result is {len(result)} bytes; the limit is {MAX_RESULT_BYTES}")
     return result
+
+
+def check_lease_arg(lease: object) -> Lease:
+    """A :class:`~kmsg.Lease` (what ``complete``, ``fail``, ``extend`` and ``release`` take)."""
+    if not isinstance(lease, Lease):
+        raise ValidationError(f"expected a kmsg.Lease, not {type(lease).__name__}")
+    return lease
+
+
+def check_job_ids(job_ids: Iterable[object] | None) -> list[str] | None:
+    """None (meaning every job), or valid job ids without repeats, at most ``MAX_BATCH``."""
+    if job_ids is None:
+        return None
+    if isinstance(job_ids, str | bytes):
+        raise ValidationError("job_ids must be an iterable of ids, not a single string")
+    ids = list(dict.fromkeys(check_name("job id", job_id) for job_id in job_ids))
+    check_batch(len(ids))
+    return ids
+
+
+def check_rate_limit(max_jobs: object, per_seconds: object) -> tuple[int | None, float]:
+    """``(max_jobs, per_seconds)``: None or 1 to 1,000,000 jobs, per a positive duration."""
+    if max_jobs is not None:
+        max_jobs = _check_int("max_jobs", max_jobs, 1, MAX_RATE_JOBS)
+    period = check_seconds("per_seconds", per_seconds)
+    if period <= 0:
+        raise ValidationError("per_seconds must be more than 0")
+    return max_jobs, period
+
+
+def describe_error(error: object) -> tuple[str, str]:
+    """``(type name, message)`` recorded for a failed attempt; the message is cut at 2,000 chars.
+
+    A string is recorded with the type name ``Error``.
+    """
+    if isinstance(error, str):
+        return "Error", error[:MAX_ERROR_MESSAGE]
+    if isinstance(error, BaseException):
+        return type(error).__name__, str(error)[:MAX_ERROR_MESSAGE]
+    raise ValidationError(f"error must be an exception or a string, not {type(error).__name__}")
 
 
 def check_backoff(value: object) -> Backoff:

@@ -16,8 +16,8 @@ from typing import Self, TypeVar
 
 import anyio
 import anyio.to_thread
-import msgspec
 
+from kmsg.adapters.base import QueueBase
 from kmsg.adapters.sqlite import consuming, housekeeping, producing, reading
 from kmsg.adapters.sqlite.batching import WriteBatcher
 from kmsg.adapters.sqlite.database import Database, open_database
@@ -25,17 +25,21 @@ from kmsg.adapters.sqlite.options import SQLiteOptions
 from kmsg.adapters.sqlite.watch import CommitWatch, open_watch
 from kmsg.codec import PayloadCodec
 from kmsg.errors import LeaseLost, ValidationError
-from kmsg.models import Backoff, ClaimedJob, Job, JobPage, JobState, Lease, QueueStats
+from kmsg.models import ClaimedJob, Job, JobPage, JobState, Lease, QueueStats
 from kmsg.queue import Capabilities
 from kmsg.validation import (
     NewJob,
     check_batch,
+    check_job_ids,
     check_lease,
+    check_lease_arg,
     check_limit,
     check_name,
+    check_rate_limit,
     check_result,
     check_seconds,
     check_states,
+    describe_error,
     prepare_job,
 )
 
@@ -52,45 +56,6 @@ CAPABILITIES = Capabilities(
     push_wakeup=False,
 )
 _TERMINAL = frozenset(state for state in JobState if state.terminal)
-_MAX_RATE = 1_000_000
-
-
-def _check_lease_arg(lease: object) -> Lease:
-    if not isinstance(lease, Lease):
-        raise ValidationError(f"expected a kmsg.Lease, not {type(lease).__name__}")
-    return lease
-
-
-def _check_ids(job_ids: Iterable[str] | None) -> list[str] | None:
-    if job_ids is None:
-        return None
-    if isinstance(job_ids, str | bytes):
-        raise ValidationError("job_ids must be an iterable of ids, not a single string")
-    ids = [check_name("job id", job_id) for job_id in job_ids]
-    check_batch(len(ids))
-    return ids
-
-
-def _check_rate(max_jobs: object, per_seconds: object) -> float:
-    """Validate a rate limit; return ``per_seconds`` as a float."""
-    if max_jobs is not None and (
-        isinstance(max_jobs, bool)
-        or not isinstance(max_jobs, int)
-        or not 1 <= max_jobs <= _MAX_RATE
-    ):
-        raise ValidationError(f"max_jobs must be None or an integer from 1 to {_MAX_RATE}")
-    period = check_seconds("per_seconds", per_seconds)
-    if period <= 0:
-        raise ValidationError("per_seconds must be more than 0")
-    return period
-
-
-def _describe(error: BaseException | str) -> tuple[str, str]:
-    if isinstance(error, str):
-        return "Error", error
-    if isinstance(error, BaseException):
-        return type(error).__name__, str(error)
-    raise ValidationError(f"error must be an exception or a string, not {type(error).__name__}")
 
 
 def _close(database: Database, watching: sqlite3.Connection | None) -> None:
@@ -100,7 +65,7 @@ def _close(database: Database, watching: sqlite3.Connection | None) -> None:
         watching.close()
 
 
-class SQLiteJobQueue:
+class SQLiteJobQueue(QueueBase):
     """A :class:`kmsg.JobQueue` on one SQLite file. Open it with ``kmsg.open_queue``."""
 
     def __init__(self, database: Database, watch: CommitWatch, options: SQLiteOptions) -> None:
@@ -130,14 +95,6 @@ class SQLiteJobQueue:
         """What this adapter supports."""
         return CAPABILITIES
 
-    async def __aenter__(self) -> Self:
-        """Return the queue itself."""
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        """Close the queue."""
-        await self.aclose()
-
     async def _write(self, body: Callable[..., T], *args: object) -> T:
         return await self._batcher.write(lambda c, now: body(c, now, *args))
 
@@ -153,35 +110,6 @@ class SQLiteJobQueue:
             self._wakeup = None
 
     # --- producing -----------------------------------------------------------------------------
-
-    async def enqueue(
-        self,
-        payload: msgspec.Struct,
-        *,
-        queue: str = "default",
-        priority: int = 0,
-        delay: float | None = None,
-        run_at: float | None = None,
-        max_attempts: int = 3,
-        backoff: Backoff | None = None,
-        lease: float = 30.0,
-        dedupe_key: str | None = None,
-        job_id: str | None = None,
-    ) -> str:
-        """Store one job and return its id (see :meth:`kmsg.JobQueue.enqueue`)."""
-        new = NewJob(
-            payload=payload,
-            queue=queue,
-            priority=priority,
-            delay=delay,
-            run_at=run_at,
-            max_attempts=max_attempts,
-            backoff=backoff,
-            lease=lease,
-            dedupe_key=dedupe_key,
-            job_id=job_id,
-        )
-        return (await self.enqueue_many([new]))[0]
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
         """Store a batch in one transaction; ids in input order (dedupe applied in order)."""
@@ -222,14 +150,14 @@ class SQLiteJobQueue:
 
     async def complete(self, lease: Lease, *, result: bytes | None = None) -> None:
         """Complete the held job; ``LeaseLost`` on a stale token or a requested cancel."""
-        held = _check_lease_arg(lease)
+        held = check_lease_arg(lease)
         outcome = await self._write(consuming.complete, held, check_result(result))
         if outcome is not None:
             raise outcome
 
     async def complete_many(self, completions: Sequence[tuple[Lease, bytes | None]]) -> list[bool]:
         """Complete a batch of held jobs in one transaction; False where a lease was lost."""
-        checked = [(_check_lease_arg(lease), check_result(result)) for lease, result in completions]
+        checked = [(check_lease_arg(lease), check_result(result)) for lease, result in completions]
         check_batch(len(checked))
         if not checked:
             return []
@@ -244,8 +172,8 @@ class SQLiteJobQueue:
         retryable: bool = True,
     ) -> JobState:
         """Record a failed attempt; return ``delayed`` (retrying) or ``failed`` (dead letter)."""
-        held = _check_lease_arg(lease)
-        described = _describe(error)
+        held = check_lease_arg(lease)
+        described = describe_error(error)
         delay = None if retry_in is None else check_seconds("retry_in", retry_in)
         outcome = await self._write(consuming.fail, held, described, delay, bool(retryable))
         if isinstance(outcome, LeaseLost):
@@ -255,7 +183,7 @@ class SQLiteJobQueue:
 
     async def extend(self, lease: Lease, duration: float) -> float:
         """Heartbeat: the held job's lease now ends ``duration`` seconds from now."""
-        held = _check_lease_arg(lease)
+        held = check_lease_arg(lease)
         outcome = await self._write(consuming.extend, held, check_lease(duration))
         if isinstance(outcome, LeaseLost):
             raise outcome
@@ -263,7 +191,7 @@ class SQLiteJobQueue:
 
     async def release(self, lease: Lease) -> None:
         """Give the held job back to ``pending``, refunding the attempt."""
-        outcome = await self._write(consuming.release, _check_lease_arg(lease))
+        outcome = await self._write(consuming.release, check_lease_arg(lease))
         if outcome is not None:
             raise outcome
         self._notify()
@@ -330,12 +258,6 @@ class SQLiteJobQueue:
 
     # --- dead letters --------------------------------------------------------------------------
 
-    async def list_failed(
-        self, queue: str, *, limit: int = 100, cursor: str | None = None
-    ) -> JobPage:
-        """One page of the queue's dead letters, newest first."""
-        return await self.list_jobs(queue, JobState.FAILED, limit=limit, cursor=cursor)
-
     async def retry_failed(
         self,
         queue: str,
@@ -346,7 +268,7 @@ class SQLiteJobQueue:
         """Send dead letters back to ``pending`` (optionally into ``to_queue``), atomically."""
         check_name("queue", queue)
         target = queue if to_queue is None else check_name("queue", to_queue)
-        moved = await self._write(housekeeping.retry_failed, queue, _check_ids(job_ids), target)
+        moved = await self._write(housekeeping.retry_failed, queue, check_job_ids(job_ids), target)
         self._notify()
         return moved
 
@@ -360,7 +282,7 @@ class SQLiteJobQueue:
         """Delete dead letters; return how many."""
         check_name("queue", queue)
         age = None if older_than is None else check_seconds("older_than", older_than)
-        return await self._write(housekeeping.purge_failed, queue, _check_ids(job_ids), age)
+        return await self._write(housekeeping.purge_failed, queue, check_job_ids(job_ids), age)
 
     # --- housekeeping --------------------------------------------------------------------------
 
@@ -403,8 +325,8 @@ class SQLiteJobQueue:
     ) -> None:
         """At most ``max_jobs`` claims per ``per_seconds`` (token bucket); None removes it."""
         check_name("queue", queue)
-        period = _check_rate(max_jobs, per_seconds)
-        await self._write(housekeeping.set_rate_limit, queue, max_jobs, period)
+        limit, period = check_rate_limit(max_jobs, per_seconds)
+        await self._write(housekeeping.set_rate_limit, queue, limit, period)
         self._notify()
 
     async def aclose(self) -> None:

@@ -1,0 +1,80 @@
+"""What every adapter shares: the calls of the contract that reduce to other calls.
+
+An adapter subclasses :class:`QueueBase` and implements the rest of :class:`kmsg.JobQueue`; the
+base gives it ``enqueue`` (a batch of one), ``list_failed`` (a listing of ``failed``) and the async
+context manager, so these behave the same on every backend.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Self
+
+import msgspec
+
+from kmsg.models import Backoff, JobPage, JobState
+from kmsg.validation import DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, NewJob
+
+__all__ = ["QueueBase"]
+
+
+class QueueBase(ABC):
+    """The shared half of a :class:`kmsg.JobQueue` adapter."""
+
+    async def __aenter__(self) -> Self:
+        """Return the queue itself."""
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Close the queue."""
+        await self.aclose()
+
+    async def enqueue(
+        self,
+        payload: msgspec.Struct,
+        *,
+        queue: str = DEFAULT_QUEUE,
+        priority: int = 0,
+        delay: float | None = None,
+        run_at: float | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        backoff: Backoff | None = None,
+        lease: float = DEFAULT_LEASE,
+        dedupe_key: str | None = None,
+        job_id: str | None = None,
+    ) -> str:
+        """Store one job and return its id (see :meth:`kmsg.JobQueue.enqueue`)."""
+        new = NewJob(
+            payload=payload,
+            queue=queue,
+            priority=priority,
+            delay=delay,
+            run_at=run_at,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            lease=lease,
+            dedupe_key=dedupe_key,
+            job_id=job_id,
+        )
+        return (await self.enqueue_many([new]))[0]
+
+    async def list_failed(
+        self, queue: str, *, limit: int = 100, cursor: str | None = None
+    ) -> JobPage:
+        """One page of the queue's dead letters, newest first."""
+        return await self.list_jobs(queue, JobState.FAILED, limit=limit, cursor=cursor)
+
+    @abstractmethod
+    async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
+        """Store a batch of jobs in one atomic step (see :meth:`kmsg.JobQueue.enqueue_many`)."""
+
+    @abstractmethod
+    async def list_jobs(
+        self, queue: str, state: JobState, *, limit: int = 100, cursor: str | None = None
+    ) -> JobPage:
+        """One page of the jobs in ``state`` (see :meth:`kmsg.JobQueue.list_jobs`)."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Release connections and threads. Idempotent."""
