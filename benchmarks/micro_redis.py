@@ -19,11 +19,15 @@ every measurement ``--reps`` times in this process and prints each figure as
   time per job;
 * ``wake p50/p99``: an idle worker; time from just before ``enqueue`` to the handler's start (ms),
   over ``--wakes`` jobs, each enqueued after the worker has gone back to waiting.
+* ``paced wake p50/p99``: the same time (ms), with the producer in another process offering
+  ``--paced-rate`` jobs/s for ``--paced-seconds`` s (W3's shape): each job carries the producer's
+  ``time.monotonic()`` just before ``enqueue`` (one system-wide clock on Linux).
 * ``scripts/job``: EVALSHA calls the server ran during the drain / jobs (commands from
   the adapter, not counting those the scripts run).
 
-Set ``--profile PATH`` to write a pyinstrument HTML profile of one drain (or, with
-``--profile-what enqueue``, of the sequential enqueues) instead.
+``--only wake`` runs just the two wake-up measurements. Set ``--profile PATH`` to write a
+pyinstrument HTML profile of one drain (or, with ``--profile-what enqueue``, of the sequential
+enqueues) instead.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -57,6 +62,7 @@ class Noop(msgspec.Struct):
 
     n: int
     pad: str = "x" * 72
+    sent: float = 0.0
 
 
 @contextmanager
@@ -209,6 +215,43 @@ async def wake_latency(queue: JobQueue, samples: int) -> tuple[float, float]:
     return cuts[49], cuts[98]
 
 
+async def paced_producer(url: str, name: str, rate: float, seconds: float) -> None:
+    """Enqueue ``rate`` jobs/s into ``name`` for ``seconds`` (run in its own process)."""
+    async with await open_queue(url) as queue:
+        start = time.monotonic()
+        for i in range(int(rate * seconds)):
+            await anyio.sleep(max(start + i / rate - time.monotonic(), 0))
+            await queue.enqueue(Noop(i, sent=time.monotonic()), queue=name)
+
+
+async def paced_wake(queue: JobQueue, url: str, rate: float, seconds: float) -> tuple[float, float]:
+    """(p50, p99) ms from enqueue in another process to the handler's start, at ``rate`` jobs/s."""
+    name = uuid4().hex
+    n = int(rate * seconds)
+    worker = Worker(queue, queues=(name,), concurrency=10, install_signal_handlers=False)
+    latencies: list[float] = []
+    finished = anyio.Event()
+
+    @worker.task
+    async def noop(msg: Noop) -> None:
+        latencies.append((time.monotonic() - msg.sent) * 1000)
+        if len(latencies) == n:
+            finished.set()
+            worker.stop()
+
+    command = [sys.executable, "-m", "benchmarks.micro_redis", "--producer", url, name]
+    command += [str(rate), str(seconds)]
+    async with anyio.create_task_group() as group:
+        group.start_soon(worker.run)
+        await anyio.sleep(0.3)
+        with anyio.fail_after(seconds + 60):
+            await anyio.run_process(command)
+            await finished.wait()
+    await queue.clear(name)
+    cuts = statistics.quantiles(latencies, n=100)
+    return cuts[49], cuts[98]
+
+
 def shown(values: list[float], digits: int = 0) -> str:
     """``median (min-max)``."""
     fmt = f"{{:,.{digits}f}}"
@@ -229,6 +272,14 @@ async def main(args: argparse.Namespace) -> None:
             if args.profile:
                 await profile(queue, url, args)
                 return
+            wakes = await repeat(args.reps, lambda: wake_latency(queue, args.wakes))
+            paced = await repeat(
+                args.reps,
+                lambda: paced_wake(queue, url, args.paced_rate, args.paced_seconds),
+            )
+            if args.only == "wake":
+                print_wakes(wakes, paced)
+                return
             raw = await repeat(args.reps, lambda: raw_evalsha(url, 5000))
             raw_enqueue = await repeat(args.reps, lambda: raw_enqueue_script(url, args.enqueue))
             one = await repeat(args.reps, lambda: enqueue_one(queue, args.enqueue))
@@ -236,7 +287,6 @@ async def main(args: argparse.Namespace) -> None:
             drains = await repeat(
                 args.reps, lambda: drain(queue, url, args.drain, args.concurrency)
             )
-            wakes = await repeat(args.reps, lambda: wake_latency(queue, args.wakes))
         finally:
             await queue.aclose()
     print(f"raw evalsha (1/s)       {shown(raw)}")
@@ -247,8 +297,15 @@ async def main(args: argparse.Namespace) -> None:
     print(f"drain {args.drain} c={args.concurrency} (j/s) {shown([d[0] for d in drains])}")
     print(f"drain CPU (us/job)      {shown([d[2] for d in drains], 1)}")
     print(f"scripts/job (drain)     {shown([d[1] for d in drains], 2)}")
+    print_wakes(wakes, paced)
+
+
+def print_wakes(wakes: list[tuple[float, float]], paced: list[tuple[float, float]]) -> None:
+    """Print the wake-up figures."""
     print(f"wake p50 (ms)           {shown([w[0] for w in wakes], 2)}")
     print(f"wake p99 (ms)           {shown([w[1] for w in wakes], 2)}")
+    print(f"paced wake p50 (ms)     {shown([w[0] for w in paced], 2)}")
+    print(f"paced wake p99 (ms)     {shown([w[1] for w in paced], 2)}")
 
 
 async def profile(queue: JobQueue, url: str, args: argparse.Namespace) -> None:
@@ -275,10 +332,19 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--drain", type=int, default=10000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--wakes", type=int, default=200)
+    parser.add_argument("--paced-rate", type=float, default=200.0)
+    parser.add_argument("--paced-seconds", type=float, default=5.0)
+    parser.add_argument("--only", choices=("all", "wake"), default="all")
+    parser.add_argument("--producer", nargs=4, metavar=("URL", "QUEUE", "RATE", "SECONDS"))
     parser.add_argument("--profile", default="")
     parser.add_argument("--profile-what", choices=("enqueue", "drain"), default="drain")
     return parser.parse_args()
 
 
 if __name__ == "__main__":
-    anyio.run(main, parse())
+    options = parse()
+    if options.producer:
+        url, name, rate, seconds = options.producer
+        anyio.run(paced_producer, url, name, float(rate), float(seconds))
+    else:
+        anyio.run(main, options)

@@ -3,7 +3,9 @@
 The claim loop asks for as many jobs as it has free slots (one ``claim`` per queue per round,
 queues taken round-robin so none starves), starts each job as a task, and when nothing is due
 waits in the queue's ``wait_for_jobs`` (a wake-up signal on Redis, cheap polling on SQLite) for
-at most ``idle_wait`` seconds before claiming again.
+at most ``idle_wait`` seconds before claiming again. A worker on one queue claims and waits in
+one call (:func:`kmsg.worker.claiming.claim_or_wait_for`): on Redis an enqueue then hands the
+new job straight to the idle worker.
 
 Shutdown (``stop()``, SIGINT or SIGTERM): claiming stops at once, running jobs get
 ``shutdown_grace`` seconds to finish and be acknowledged, then the rest are cancelled and
@@ -28,6 +30,7 @@ from kmsg.errors import ValidationError
 from kmsg.models import ClaimedJob
 from kmsg.queue import JobQueue
 from kmsg.validation import check_lease, check_limit, check_name, check_seconds
+from kmsg.worker.claiming import ClaimWait, claim_or_wait_for
 from kmsg.worker.events import EventListener
 from kmsg.worker.execution import JobRunner, RunnerConfig
 from kmsg.worker.log import logger, queue_extra
@@ -37,6 +40,7 @@ from kmsg.worker.retry import RetryPolicy
 __all__ = ["Worker"]
 
 F = TypeVar("F", bound=HandlerFunc)
+_JOB_TASK = "kmsg.worker job"  # named up front: anyio would otherwise derive it for every job
 
 
 class Worker:
@@ -50,7 +54,8 @@ class Worker:
     - ``retry_policy``: delay before a failed job runs again. None (the default) uses each job's
       own ``backoff`` with equal jitter; a :class:`RetryPolicy` applies to every job.
     - ``shutdown_grace``: seconds running jobs may take to finish once stopping.
-    - ``idle_wait``: most seconds per ``wait_for_jobs`` call while idle.
+    - ``idle_wait``: most seconds per wait while idle (on one queue also at most a sixth of
+      ``lease``: a job handed over at the end of a wait counts its lease from the wait's start).
     - ``codec``: decodes payloads (default: a new :class:`~kmsg.PayloadCodec`).
     - ``install_signal_handlers``: whether :meth:`run` stops gracefully on SIGINT / SIGTERM
       (needs the main thread); turn it off when embedding the worker in an app that owns signals.
@@ -223,18 +228,27 @@ class Worker:
     async def _claim_loop(
         self, jobs: anyio.abc.TaskGroup, runner: JobRunner, until_idle: bool
     ) -> None:
+        one_queue = len(self.queues) == 1 and not until_idle
+        claimer = claim_or_wait_for(self.queue) if one_queue else None
         while not self._stopping:
             free = self.concurrency - runner.active
             if free <= 0:
                 await self._interruptible(self._wait_changed)
                 continue
             claimed_at = anyio.current_time()
-            claimed, ok = await self._claim(free)
+            if claimer is not None:
+                claimed, ok = await self._claim_or_wait(claimer, free)
+            else:
+                claimed, ok = await self._claim(free)
             for job in claimed:
                 runner.active += 1
-                jobs.start_soon(runner.run, job, claimed_at)
+                jobs.start_soon(runner.run, job, claimed_at, name=_JOB_TASK)
             if claimed:
                 await anyio.lowlevel.checkpoint()  # let the new jobs start before claiming more
+                continue
+            if claimer is not None:  # it has waited already
+                if not ok:
+                    await self._interruptible(self._pause)
                 continue
             wait = self._wait_for_jobs if ok else self._pause
             if until_idle and ok:
@@ -263,6 +277,26 @@ class Worker:
             if len(claimed) >= limit:
                 break
         return claimed, ok
+
+    async def _claim_or_wait(self, claimer: ClaimWait, limit: int) -> tuple[list[ClaimedJob], bool]:
+        """Up to ``limit`` jobs of the one queue, waiting up to ``idle_wait`` when none is due
+        (:meth:`stop` cuts the wait short); and whether the call succeeded."""
+        name = self.queues[0]
+        # A job handed over at the end of the wait has its lease counted from the wait's start
+        # (the safe side): a sixth of the lease at most, so the first heartbeat stays ahead.
+        wait = min(self.idle_wait, self.lease / 6.0)
+        claimed: list[ClaimedJob] = []
+        with anyio.CancelScope() as scope:
+            self._wait_scope = scope
+            try:
+                if not self._stopping:
+                    claimed = await claimer(name, limit=limit, lease=self.lease, wait=wait)
+            except Exception as exc:
+                logger.warning("claim from %r failed: %s", name, exc, extra=queue_extra(name))
+                return [], False
+            finally:
+                self._wait_scope = None
+        return claimed, True
 
     async def _wait_for_jobs(self) -> None:
         try:

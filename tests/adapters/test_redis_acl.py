@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
+import anyio
 import msgspec
 import pytest
 import redis
 
-from kmsg import BackendUnavailable, JobState, open_queue
+from kmsg import BackendUnavailable, ClaimedJob, JobState, open_queue
+from kmsg.adapters.redis import RedisJobQueue
 from tests.redis_servers import RedisCluster3, RedisServer
 
 pytestmark = [
@@ -22,7 +24,7 @@ pytestmark = [
 
 # What docs/redis.md tells operators to grant: the adapter's own commands, then those its Lua
 # scripts call (ACL rules apply inside scripts too).
-CLIENT_COMMANDS = ["ping", "evalsha", "script|load", "sadd", "smembers", "subscribe"]
+CLIENT_COMMANDS = ["ping", "evalsha", "script|load", "sadd", "smembers", "subscribe", "blpop"]
 SCRIPT_COMMANDS = [
     "del",
     "exists",
@@ -32,7 +34,10 @@ SCRIPT_COMMANDS = [
     "hincrby",
     "hmget",
     "hset",
+    "lrange",
+    "pexpire",
     "publish",
+    "rpush",
     "time",
 ]
 SCRIPT_COMMANDS += ["zadd", "zcard", "zcount", "zrange", "zrank", "zrem", "zremrangebyscore"]
@@ -79,7 +84,25 @@ async def full_cycle(url: str, queues: list[str]) -> None:
             await queue.complete(claimed.lease, result=b"sent")
             assert (await queue.get(name, job_id)).state is JobState.COMPLETED
             assert (await queue.stats(name)).completed == 1
+            await handoff_cycle(queue, name)
         assert await queue.queues() == sorted(queues)
+
+
+async def handoff_cycle(queue: object, name: str) -> None:
+    """A wait that times out (unwait), then a job handed to a waiting claimer (BLPOP, RPUSH)."""
+    assert isinstance(queue, RedisJobQueue)
+    assert await queue.claim_or_wait(name, wait=0.05) == []
+    handed: list[ClaimedJob] = []
+
+    async def wait() -> None:
+        handed.extend(await queue.claim_or_wait(name, wait=10.0))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(wait)
+        await anyio.sleep(0.3)
+        await queue.enqueue(Note("handed"), queue=name)
+    (claimed,) = handed
+    await queue.complete(claimed.lease)
 
 
 def test_the_granted_script_commands_are_those_the_scripts_call() -> None:

@@ -22,8 +22,26 @@ With the default prefix ``kmsg`` and a queue named ``q``, the keys of that queue
     kmsg:{q}:dedupe        hash  dedupe key -> id of the live job holding it
     kmsg:{q}:meta          hash  paused ("1"), rate_max, rate_per, rate_tokens, rate_at,
                                  idle_until (until when a waiter may be idle: epoch seconds)
+    kmsg:{q}:waiters       zset  idle claimers awaiting a direct handoff (``claim_or_wait``):
+                                 member '<token base> <lease seconds or empty>', score until
+                                 when it waits (ms)
+    kmsg:{q}:waiters:<base> list  one waiter's reply list (``BLPOP``ed by it on a connection of
+                                 its own): a job claimed for it (its hash as one string: the
+                                 lengths of its fields and values, comma-separated, a newline,
+                                 then them back to back; lease token '<base>.1'), or '' for
+                                 "claim again"; each waiter entry gets at most one reply; TTL 60 s
     kmsg:{q}:notify        channel  PUBLISHed when a job may have become claimable, while
                                  idle_until has not passed
+
+Direct handoff: when ``claim_or_wait`` claims nothing, claim.lua registers the claimer in
+``waiters`` (with a fresh token base) and it blocks on its reply list. enqueue.lua claims a new
+due job for a registered waiter (same effects as claim.lua: processing, attempts 1, lease from
+the server's clock, token '<base>.1') and pushes it, but only if the job is then the only
+pending one, the queue is not paused and its rate bucket has a token. Scripts that may make a
+job claimable otherwise (``notify``) push '' to every waiter and empty ``waiters``. On timeout
+the claimer runs unwait.lua, which removes its entry and takes (or, when the claimer is going
+away, releases) whatever was pushed meanwhile; a job pushed to a claimer that died is a lease
+that ends and is reclaimed as usual.
 
 Every key of a queue carries the hash tag ``{q}``, so each script touches one Redis Cluster slot
 and different queues spread over the cluster. Queue names are 1-128 characters of
@@ -32,8 +50,9 @@ and different queues spread over the cluster. Queue names are 1-128 characters o
 One key is global: ``kmsg:queues`` (set), the names of the queues that have held jobs or
 settings, written outside the scripts (it lives in another slot) once per queue per adapter.
 
-Lua scripts get the nine queue keys above (pending .. meta, in :attr:`QueueKeys.script_keys`
-order) as ``KEYS`` and the job key prefix and channel as ``ARGV[1]``, ``ARGV[2]``.
+Lua scripts get ten queue keys above (pending .. meta, then waiters, in
+:attr:`QueueKeys.script_keys` order) as ``KEYS`` and the job key prefix and channel as
+``ARGV[1]``, ``ARGV[2]``.
 """
 
 from __future__ import annotations
@@ -95,6 +114,10 @@ class QueueKeys:
         """The pub/sub channel a waiter listens on."""
         return self.base + "notify"
 
+    def reply(self, token_base: str) -> str:
+        """The reply list of the handoff waiter registered with ``token_base``."""
+        return f"{self.base}waiters:{token_base}"
+
     @property
     def script_keys(self) -> list[str]:
         """The ``KEYS`` of every script, in the order lua/includes/common.lua names them."""
@@ -102,4 +125,5 @@ class QueueKeys:
             self.base + "due",
             self.base + "dedupe",
             self.base + "meta",
+            self.base + "waiters",
         ]

@@ -20,6 +20,7 @@ __all__ = [
     "import_fields",
     "job_from_flat",
     "new_job_args",
+    "unpack_fields",
 ]
 
 _ERRORS: Final = msgspec.json.Decoder(tuple[JobError, ...])
@@ -67,6 +68,19 @@ def job_from_flat(flat: Sequence[bytes]) -> Job:
         failed_at=_time(h.get(b"failed_at")),
         cancelled_at=_time(h.get(b"cancelled_at")),
     )
+
+
+def unpack_fields(packed: bytes) -> list[bytes]:
+    """The flat field/value array a script packed (``pack_fields`` in lua/includes/common.lua:
+    the items' lengths, comma-separated, a newline, then the items back to back)."""
+    header, _, body = packed.partition(b"\n")
+    flat: list[bytes] = []
+    start = 0
+    for size in map(int, header.split(b",")):
+        end = start + size
+        flat.append(body[start:end])
+        start = end
+    return flat
 
 
 def _static_fields(

@@ -7,7 +7,6 @@ and return codes). Times come from the server's ``TIME`` inside the scripts, nev
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, Self
 
@@ -16,6 +15,7 @@ import msgspec
 
 from kmsg.adapters.redis.connection import RedisSettings, backend_errors, translate_error
 from kmsg.adapters.redis.deadletters import DeadLetters
+from kmsg.adapters.redis.handoff import ClusterBlocker, Handoff, PoolBlocker
 from kmsg.adapters.redis.keys import QueueKeys, queues_key
 from kmsg.adapters.redis.mapping import (
     decode_cursor,
@@ -87,6 +87,14 @@ class RedisJobQueue:
             else CommandPipe(client.connection_pool, timeout=settings.socket_timeout)
         )
         self._scripts = ScriptRunner(client, self._pipe)
+        timeout = settings.socket_timeout
+        self._handoff = Handoff(
+            self.run,
+            self.keys,
+            ClusterBlocker(client, timeout=timeout)
+            if settings.cluster
+            else PoolBlocker(client.connection_pool, timeout=timeout),
+        )
         self._targets: dict[str, ScriptTarget] = {}
         self._notifier = Notifier(client)
         self._codec = PayloadCodec(max_bytes=settings.max_payload_bytes)
@@ -212,14 +220,20 @@ class RedisJobQueue:
         self, queue: str, *, limit: int = 1, lease: float | None = None
     ) -> list[ClaimedJob]:
         """Claim up to ``limit`` due jobs (see :meth:`kmsg.JobQueue.claim`)."""
-        check_limit(limit)
-        lease_arg: float | str = "" if lease is None else check_lease(lease)
-        base = secrets.token_urlsafe(16)
-        reply = await self.run("claim", queue, [limit, lease_arg, base])
-        return [
-            ClaimedJob(job=job_from_flat(flat), token=f"{base}.{slot}")
-            for slot, flat in enumerate(reply, start=1)
-        ]
+        return await self._handoff.claim(queue, limit=limit, lease=lease)
+
+    async def claim_or_wait(
+        self, queue: str, *, limit: int = 1, lease: float | None = None, wait: float = 0.0
+    ) -> list[ClaimedJob]:
+        """:meth:`claim`; when nothing is due, wait up to ``wait`` seconds for a job.
+
+        An enqueue hands a new job straight to the waiting claimer (already claimed for it; see
+        :mod:`kmsg.adapters.redis.handoff`). Returns ``[]`` when the wait ends, or early when
+        other work may have become claimable (claim again). Cancelling the call while it waits
+        releases a job handed over meanwhile.
+        """
+        with backend_errors(self._settings):
+            return await self._handoff.claim(queue, limit=limit, lease=lease, wait=wait)
 
     async def _fenced(self, name: str, lease: Lease, args: Sequence[Any] = ()) -> Any:
         if not isinstance(lease, Lease):
@@ -476,6 +490,7 @@ class RedisJobQueue:
             return
         self._closed = True
         await self._notifier.aclose()
+        await self._handoff.aclose()
         if self._pipe is not None:
             await self._pipe.aclose()
         await self._client.aclose()

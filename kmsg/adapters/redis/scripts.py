@@ -43,6 +43,7 @@ SCRIPT_NAMES: Final = (
     "remove",
     "retry_failed",
     "stats",
+    "unwait",
     "wake",
 )
 

@@ -4,8 +4,12 @@
 -- ARGV[4]  lease seconds ('' = each job's own lease)
 -- ARGV[5]  a fresh random token base (made by the client for this call); the job in slot i
 --          gets lease token base .. '.' .. i, so every lease of every call is distinct
+-- ARGV[6]  optional: seconds to wait for a handoff ('' or absent = do not wait): when nothing
+--          is claimed, register '<ARGV[5]> <ARGV[4]>' in K.waiters until the first of that time,
+--          the next delayed job, the next lease end or (rate-limited) the next token
 -- Returns: an array of claimed jobs, each a flat HGETALL field/value array; empty when the
---          queue is paused, rate-limited or has nothing due.
+--          queue is paused, rate-limited or has nothing due. With ARGV[6] and nothing
+--          claimed: the registration's length in ms (an integer) instead.
 local RECLAIM_BATCH = 100
 local PROMOTE_BATCH = 1000
 local now = now_s()
@@ -33,15 +37,27 @@ end
 
 local meta = redis.call('HMGET', K.meta, 'paused', 'rate_max', 'rate_per', 'rate_tokens',
   'rate_at')
-if meta[1] == '1' then return {} end
 local take = tonumber(ARGV[3])
-local tokens = nil
-if meta[2] then
-  local rate_max = tonumber(meta[2])
-  local elapsed = math.max(now - tonumber(meta[5]), 0)
-  tokens = math.min(rate_max, tonumber(meta[4]) + elapsed * rate_max / tonumber(meta[3]))
-  take = math.min(take, math.floor(tokens))
+local tokens = bucket(meta, now)
+if meta[1] == '1' then take = 0 end
+if tokens then take = math.min(take, math.floor(tokens)) end
+
+-- Nothing claimed: register for a handoff until the clock alone may make work claimable.
+local function register()
+  local wait = tonumber(ARGV[6]) * 1000
+  for _, key in ipairs({K.delayed, K.processing}) do
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if first[2] then wait = math.min(wait, tonumber(first[2]) - now_ms) end
+  end
+  if tokens and meta[1] ~= '1' and redis.call('ZCARD', K.pending) > 0 then
+    wait = math.min(wait, (1 - tokens) * tonumber(meta[3]) / tonumber(meta[2]) * 1000)
+  end
+  wait = math.max(math.ceil(wait), 1)
+  redis.call('ZREMRANGEBYSCORE', K.waiters, '-inf', '(' .. now_ms)
+  redis.call('ZADD', K.waiters, now_ms + wait, ARGV[5] .. ' ' .. ARGV[4])
+  return wait
 end
+
 local claimed = {}
 if take >= 1 then
   local ids = redis.call('ZRANGE', K.pending, 0, take - 1)
@@ -56,7 +72,8 @@ if take >= 1 then
     claimed[i] = redis.call('HGETALL', jk)
   end
 end
-if tokens then
+if tokens and meta[1] ~= '1' then
   redis.call('HSET', K.meta, 'rate_tokens', tokens - #claimed, 'rate_at', now)
 end
+if #claimed == 0 and ARGV[6] and ARGV[6] ~= '' then return register() end
 return claimed

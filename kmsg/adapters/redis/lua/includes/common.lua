@@ -10,6 +10,8 @@
 --   KEYS[7] due         zset  id -> run_at (ms) of pending jobs (oldest pending age)
 --   KEYS[8] dedupe      hash  dedupe key -> id of the live job holding it
 --   KEYS[9] meta        hash  paused, rate_max, rate_per, rate_tokens, rate_at
+--   KEYS[10] waiters    zset  idle claimers awaiting a direct handoff: '<token base> <lease>'
+--           -> until when it waits (ms); its reply list is KEYS[10] .. ':' .. token base
 --   ARGV[1] job key prefix (job key = prefix .. id; same hash tag, same slot)
 --   ARGV[2] notify channel (PUBLISHed when a job may have become claimable while a waiter
 --           may be idle: see notify)
@@ -18,13 +20,15 @@
 local K = {
   pending = KEYS[1], delayed = KEYS[2], processing = KEYS[3],
   completed = KEYS[4], failed = KEYS[5], cancelled = KEYS[6],
-  due = KEYS[7], dedupe = KEYS[8], meta = KEYS[9],
+  due = KEYS[7], dedupe = KEYS[8], meta = KEYS[9], waiters = KEYS[10],
 }
 local JOB_PREFIX = ARGV[1]
 local CHANNEL = ARGV[2]
 local MAX_PRIORITY = 1000
 local BAND = 4398046511104 -- 2^42 ms: about year 2109
 local END_FIELD = {completed = 'completed_at', failed = 'failed_at', cancelled = 'cancelled_at'}
+-- A reply list lives at most this long: only a claimer that died leaves one behind.
+local REPLY_TTL_MS = 60000
 
 local function now_s()
   local t = redis.call('TIME')
@@ -35,14 +39,50 @@ local function job_key(id)
   return JOB_PREFIX .. id
 end
 
+-- The reply list of waiter entry `entry` ('<token base> <lease>').
+local function reply_key(entry)
+  return K.waiters .. ':' .. string.match(entry, '^(%S+)')
+end
+
+-- Push `value` to the reply list of waiter `entry` (already removed from K.waiters).
+local function reply(entry, value)
+  local key = reply_key(entry)
+  redis.call('RPUSH', key, value)
+  redis.call('PEXPIRE', key, REPLY_TTL_MS)
+end
+
+-- A flat field/value array as one string: the lengths of the items, comma-separated, a
+-- newline, then the items back to back.
+local function pack_fields(flat)
+  local sizes = {}
+  for i, value in ipairs(flat) do sizes[i] = #value end
+  return table.concat(sizes, ',') .. '\n' .. table.concat(flat)
+end
+
 -- Wake the queue's waiters, if any may be waiting: wake.lua marks meta.idle_until before a
--- waiter waits, so a busy worker that keeps claiming is not sent a message per job. `now` is
--- the script's time if it has one (else TIME is read).
-local function notify(now)
+-- pub/sub waiter waits, so a busy worker that keeps claiming is not sent a message per job;
+-- claimers awaiting a handoff get an empty reply (claim again) and leave K.waiters. `now` is
+-- the script's time if it has one (else TIME is read); `waiting` false: the script knows that
+-- K.waiters is empty.
+local function notify(now, waiting)
+  now = now or now_s()
   local idle_until = redis.call('HGET', K.meta, 'idle_until')
-  if idle_until and tonumber(idle_until) >= (now or now_s()) then
+  if idle_until and tonumber(idle_until) >= now then
     redis.call('PUBLISH', CHANNEL, '1')
   end
+  if waiting == false then return end
+  local waiters = redis.call('ZRANGE', K.waiters, now * 1000, '+inf', 'BYSCORE')
+  for _, entry in ipairs(waiters) do reply(entry, '') end
+  if #waiters > 0 then redis.call('DEL', K.waiters) end
+end
+
+-- The rate bucket's tokens now (nil when the queue has no rate limit); `meta` is HMGET
+-- paused, rate_max, rate_per, rate_tokens, rate_at.
+local function bucket(meta, now)
+  if not meta[2] then return nil end
+  local rate_max = tonumber(meta[2])
+  local elapsed = math.max(now - tonumber(meta[5]), 0)
+  return math.min(rate_max, tonumber(meta[4]) + elapsed * rate_max / tonumber(meta[3]))
 end
 
 local function pending_score(priority, run_at)
@@ -139,6 +179,24 @@ local function after_failure(id, jk, now, retry_in, retryable)
   end
   finish(id, jk, 'processing', 'failed', now)
   return 'failed'
+end
+
+-- Give a held job back unstarted: pending again, attempt refunded (a requested cancel wins).
+-- Returns 'ok', 'lost', 'gone' or 'cancelled', as release.lua does.
+local function release_job(id, token)
+  local jk = job_key(id)
+  local h = redis.call('HMGET', jk, 'state', 'token', 'cancel_requested', 'run_at')
+  if not h[1] then return 'gone' end
+  if h[1] ~= 'processing' or h[2] ~= token then return 'lost' end
+  if h[3] == '1' then
+    finish(id, jk, 'processing', 'cancelled', now_s())
+    return 'cancelled'
+  end
+  unindex(id, 'processing')
+  redis.call('HINCRBY', jk, 'attempts', -1)
+  redis.call('HDEL', jk, 'lease_until')
+  place(id, jk, 'pending', tonumber(h[4]))
+  return 'ok'
 end
 
 -- complete.lua's work for one job (see there for the codes); `now` is a function, so that
