@@ -51,6 +51,7 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     - ``atomic_cross_queue_move``: ``retry_failed(..., to_queue=...)`` is one atomic step; when
       False the move is at-least-once and idempotent by job id.
     - ``push_wakeup``: ``wait_for_jobs`` is woken by a signal from enqueue, not by polling.
+    - ``direct_handoff``: ``claim(wait=...)`` receives a job enqueued during the wait directly.
     """
 
     backend: str
@@ -59,6 +60,7 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     server_time: bool
     atomic_cross_queue_move: bool
     push_wakeup: bool
+    direct_handoff: bool = False
 
 
 @runtime_checkable
@@ -122,7 +124,7 @@ class JobQueue(Protocol):
     # --- consuming -----------------------------------------------------------------------------
 
     async def claim(
-        self, queue: str, *, limit: int = 1, lease: float | None = None
+        self, queue: str, *, limit: int = 1, lease: float | None = None, wait: float = 0.0
     ) -> list[ClaimedJob]:
         """Claim up to ``limit`` due jobs; return ``[]`` when none is due.
 
@@ -132,7 +134,14 @@ class JobQueue(Protocol):
         then take the best pending jobs (priority desc, run_at, enqueue order), for each adding 1
         to ``attempts``, setting ``processing``, ``lease_until = now + lease`` (default: the job's
         own lease) and a fresh lease token. A paused queue returns ``[]``; a rate limit caps how
-        many are taken. Raises ``ValidationError`` for a bad name, limit or lease.
+        many are taken. Raises ``ValidationError`` for a bad name, limit, lease or wait.
+
+        With ``wait`` > 0 and nothing due, the call waits up to ``wait`` seconds for a job and
+        returns ``[]`` when the wait ends, or early when other work may have become claimable
+        (claim again). Adapters with ``direct_handoff`` give a job enqueued meanwhile straight to
+        the waiting claimer (one hop less); the others wait with :meth:`wait_for_jobs`.
+        Cancelling a waiting claim loses no job: one handed over meanwhile goes back to
+        ``pending`` with its attempt refunded.
         """
         ...
 
