@@ -141,7 +141,8 @@ class JobQueue(Protocol):
         (claim again). Adapters with ``direct_handoff`` give a job enqueued meanwhile straight to
         the waiting claimer (one hop less); the others wait with :meth:`wait_for_jobs`.
         Cancelling a waiting claim loses no job: one handed over meanwhile goes back to
-        ``pending`` with its attempt refunded.
+        ``pending`` with its attempt refunded (or, if the cancel lands while the handover is on
+        the wire, comes back when its lease ends, like a crashed worker's job).
         """
         ...
 

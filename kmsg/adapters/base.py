@@ -1,8 +1,9 @@
 """What every adapter shares: the calls of the contract that reduce to other calls.
 
 An adapter subclasses :class:`QueueBase` and implements the rest of :class:`kmsg.JobQueue`; the
-base gives it ``enqueue`` (a batch of one), ``list_failed`` (a listing of ``failed``) and the async
-context manager, so these behave the same on every backend.
+base gives it ``enqueue`` (a batch of one), ``list_failed`` (a listing of ``failed``), the async
+context manager and the waiting loop of ``claim(wait=...)`` (:meth:`QueueBase._claim_waiting`), so
+these behave the same on every backend.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Self
 
+import anyio
 import msgspec
 
-from kmsg.models import Backoff, JobPage, JobState
+from kmsg.models import Backoff, ClaimedJob, JobPage, JobState
 from kmsg.validation import DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, NewJob
 
 __all__ = ["QueueBase"]
@@ -64,6 +66,43 @@ class QueueBase(ABC):
     ) -> JobPage:
         """One page of the queue's dead letters, newest first."""
         return await self.list_jobs(queue, JobState.FAILED, limit=limit, cursor=cursor)
+
+    async def _claim_waiting(
+        self, queue: str, limit: int, lease: float | None, wait: float
+    ) -> list[ClaimedJob]:
+        """``claim(wait=...)`` with its arguments checked: rounds of :meth:`_claim_round` until a
+        job is claimed or ``wait`` seconds have passed (``[]`` then)."""
+        deadline = anyio.current_time() + wait
+        remaining = wait
+        while True:  # bounded by the deadline: each round waits out what is left of it at most
+            claimed = await self._claim_round(queue, limit, lease, remaining)
+            remaining = deadline - anyio.current_time()
+            if claimed or remaining <= 0:
+                return claimed
+            await anyio.lowlevel.checkpoint()
+
+    async def _claim_round(
+        self, queue: str, limit: int, lease: float | None, wait: float
+    ) -> list[ClaimedJob]:
+        """One round of a waiting claim: claim; when nothing is due, :meth:`wait_for_jobs` up to
+        ``wait`` seconds and return ``[]``. The claim is shielded from cancellation, so a job it
+        takes is returned, never lost with a cancelled caller. Adapters with a direct handoff
+        override this."""
+        with anyio.CancelScope(shield=True):
+            claimed = await self.claim(queue, limit=limit, lease=lease)
+        if not claimed:
+            await self.wait_for_jobs(queue, wait)
+        return claimed
+
+    @abstractmethod
+    async def claim(
+        self, queue: str, *, limit: int = 1, lease: float | None = None, wait: float = 0.0
+    ) -> list[ClaimedJob]:
+        """Claim up to ``limit`` due jobs, waiting up to ``wait`` seconds (see the contract)."""
+
+    @abstractmethod
+    async def wait_for_jobs(self, queue: str, max_wait: float) -> None:
+        """Return when a job may be claimable, or after ``max_wait`` seconds."""
 
     @abstractmethod
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:

@@ -12,12 +12,12 @@ together:
 
 from __future__ import annotations
 
-import math
 import random
 from typing import Literal
 
 from kmsg.errors import ValidationError
-from kmsg.validation import check_seconds
+from kmsg.models import Backoff
+from kmsg.validation import check_backoff
 
 __all__ = ["Jitter", "RetryPolicy"]
 
@@ -26,12 +26,12 @@ _JITTERS: frozenset[str] = frozenset({"full", "equal", "none"})
 
 
 class RetryPolicy:
-    """Exponential backoff with a cap and jitter.
+    """Exponential backoff with a cap and jitter: a :class:`kmsg.Backoff` plus jitter.
 
     ``rng`` is the source of jitter; pass a seeded ``random.Random`` for repeatable delays.
     """
 
-    __slots__ = ("factor", "initial", "jitter", "maximum", "rng")
+    __slots__ = ("backoff", "jitter", "rng")
 
     def __init__(
         self,
@@ -42,17 +42,27 @@ class RetryPolicy:
         jitter: Jitter = "equal",
         rng: random.Random | None = None,
     ) -> None:
-        self.initial = check_seconds("initial", initial)
-        self.maximum = check_seconds("maximum", maximum)
-        if isinstance(factor, bool) or not isinstance(factor, int | float):
-            raise ValidationError(f"factor must be a number, not {factor!r}")
-        if not (math.isfinite(factor) and factor >= 1.0):
-            raise ValidationError(f"factor must be a finite number of at least 1, not {factor!r}")
+        self.backoff = check_backoff(Backoff(initial=initial, factor=factor, maximum=maximum))
+        """The delay before jitter (the same arithmetic the queue applies)."""
         if jitter not in _JITTERS:
             raise ValidationError(f"jitter must be one of {sorted(_JITTERS)}, not {jitter!r}")
-        self.factor = float(factor)
         self.jitter: Jitter = jitter
         self.rng = rng if rng is not None else random.Random()
+
+    @property
+    def initial(self) -> float:
+        """Seconds after the first failed attempt, before jitter."""
+        return float(self.backoff.initial)
+
+    @property
+    def factor(self) -> float:
+        """How much each further failed attempt multiplies the delay."""
+        return float(self.backoff.factor)
+
+    @property
+    def maximum(self) -> float:
+        """The cap on the delay, before jitter."""
+        return float(self.backoff.maximum)
 
     def __repr__(self) -> str:
         return (
@@ -62,12 +72,7 @@ class RetryPolicy:
 
     def base_delay(self, attempt: int) -> float:
         """The capped exponential delay after failed attempt ``attempt``, before jitter."""
-        exponent = max(attempt - 1, 0)
-        try:
-            raw = self.initial * self.factor**exponent
-        except OverflowError:
-            return self.maximum
-        return min(self.maximum, raw)
+        return self.backoff.delay(attempt)
 
     def apply_jitter(self, seconds: float) -> float:
         """``seconds`` spread by this policy's jitter (never negative, never more than given)."""

@@ -4,8 +4,8 @@ The claim loop asks for as many jobs as it has free slots (one ``claim`` per que
 queues taken round-robin so none starves), starts each job as a task, and when nothing is due
 waits in the queue's ``wait_for_jobs`` (a wake-up signal on Redis, cheap polling on SQLite) for
 at most ``idle_wait`` seconds before claiming again. A worker on one queue claims and waits in
-one call (:func:`kmsg.worker.claiming.claim_or_wait_for`): on Redis an enqueue then hands the
-new job straight to the idle worker.
+one call (``claim(wait=...)``): on a backend with ``direct_handoff`` (Redis) an enqueue then
+hands the new job straight to the idle worker.
 
 Shutdown (``stop()``, SIGINT or SIGTERM): claiming stops at once, running jobs get
 ``shutdown_grace`` seconds to finish and be acknowledged, then the rest are cancelled and
@@ -30,7 +30,6 @@ from kmsg.errors import ValidationError
 from kmsg.models import ClaimedJob
 from kmsg.queue import JobQueue
 from kmsg.validation import check_lease, check_limit, check_name, check_seconds
-from kmsg.worker.claiming import ClaimWait, claim_or_wait_for
 from kmsg.worker.events import EventListener
 from kmsg.worker.execution import JobRunner, RunnerConfig
 from kmsg.worker.log import logger, queue_extra
@@ -228,16 +227,15 @@ class Worker:
     async def _claim_loop(
         self, jobs: anyio.abc.TaskGroup, runner: JobRunner, until_idle: bool
     ) -> None:
-        one_queue = len(self.queues) == 1 and not until_idle
-        claimer = claim_or_wait_for(self.queue) if one_queue else None
+        waits_in_claim = len(self.queues) == 1 and not until_idle
         while not self._stopping:
             free = self.concurrency - runner.active
             if free <= 0:
                 await self._interruptible(self._wait_changed)
                 continue
             claimed_at = anyio.current_time()
-            if claimer is not None:
-                claimed, ok = await self._claim_or_wait(claimer, free)
+            if waits_in_claim:
+                claimed, ok = await self._claim_waiting(free)
             else:
                 claimed, ok = await self._claim(free)
             for job in claimed:
@@ -246,7 +244,7 @@ class Worker:
             if claimed:
                 await anyio.lowlevel.checkpoint()  # let the new jobs start before claiming more
                 continue
-            if claimer is not None:  # it has waited already
+            if waits_in_claim:  # it has waited already
                 if not ok:
                     await self._interruptible(self._pause)
                 continue
@@ -278,7 +276,7 @@ class Worker:
                 break
         return claimed, ok
 
-    async def _claim_or_wait(self, claimer: ClaimWait, limit: int) -> tuple[list[ClaimedJob], bool]:
+    async def _claim_waiting(self, limit: int) -> tuple[list[ClaimedJob], bool]:
         """Up to ``limit`` jobs of the one queue, waiting up to ``idle_wait`` when none is due
         (:meth:`stop` cuts the wait short); and whether the call succeeded."""
         name = self.queues[0]
@@ -290,7 +288,7 @@ class Worker:
             self._wait_scope = scope
             try:
                 if not self._stopping:
-                    claimed = await claimer(name, limit=limit, lease=self.lease, wait=wait)
+                    claimed = await self.queue.claim(name, limit=limit, lease=self.lease, wait=wait)
             except Exception as exc:
                 logger.warning("claim from %r failed: %s", name, exc, extra=queue_extra(name))
                 return [], False

@@ -91,11 +91,11 @@ async def full_cycle(url: str, queues: list[str]) -> None:
 async def handoff_cycle(queue: object, name: str) -> None:
     """A wait that times out (unwait), then a job handed to a waiting claimer (BLPOP, RPUSH)."""
     assert isinstance(queue, RedisJobQueue)
-    assert await queue.claim_or_wait(name, wait=0.05) == []
+    assert await queue.claim(name, wait=0.05) == []
     handed: list[ClaimedJob] = []
 
     async def wait() -> None:
-        handed.extend(await queue.claim_or_wait(name, wait=10.0))
+        handed.extend(await queue.claim(name, wait=10.0))
 
     async with anyio.create_task_group() as group:
         group.start_soon(wait)

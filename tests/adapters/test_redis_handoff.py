@@ -1,4 +1,9 @@
-"""Redis adapter: ``claim_or_wait`` and the direct handoff of a new job to an idle claimer."""
+"""Redis adapter: ``claim(wait=...)`` and the direct handoff of a new job to an idle claimer.
+
+The tests of what one round of a waiting claim returns (``_claim_round``: one registration,
+one ``BLPOP``) reach into the adapter; the contract-level behaviour is in
+``tests/conformance/test_claim_wait.py``.
+"""
 
 from __future__ import annotations
 
@@ -55,11 +60,11 @@ async def queue(store: Store) -> RedisJobQueue:
 async def wait_then(
     queue: RedisJobQueue, qname: str, action: Awaitable[object], lease: float | None = None
 ) -> list[ClaimedJob]:
-    """What ``claim_or_wait`` returns when ``action`` runs once the claimer is waiting."""
+    """What one round of a waiting claim returns when ``action`` runs once it is waiting."""
     got: list[ClaimedJob] = []
 
     async def claimer() -> None:
-        got.extend(await queue.claim_or_wait(qname, lease=lease, wait=LONG_WAIT))
+        got.extend(await queue._claim_round(qname, 1, lease, LONG_WAIT))
 
     with anyio.fail_after(LONG_WAIT / 2):
         async with anyio.create_task_group() as group:
@@ -72,7 +77,7 @@ async def wait_then(
 async def until_registered(queue: RedisJobQueue, qname: str) -> None:
     """Wait until a claimer of ``qname`` is registered for a handoff."""
     for _ in range(500):
-        if await queue.command("ZCARD", queue.keys(qname).base + "waiters"):
+        if await queue._command("ZCARD", queue._keys(qname).base + "waiters"):
             return
         await anyio.sleep(0.01)
     raise AssertionError("the claimer never registered")
@@ -97,17 +102,17 @@ async def test_a_new_job_is_handed_to_the_waiting_claimer_already_claimed(
 async def test_a_job_due_now_is_claimed_without_waiting(queue: RedisJobQueue) -> None:
     await queue.enqueue(Note("a"), queue="q")
     with anyio.fail_after(LONG_WAIT / 2):
-        (claimed,) = await queue.claim_or_wait("q", wait=LONG_WAIT)
+        (claimed,) = await queue.claim("q", wait=LONG_WAIT)
     assert claimed.job.attempts == 1
-    assert await queue.command("ZCARD", queue.keys("q").base + "waiters") == 0
+    assert await queue._command("ZCARD", queue._keys("q").base + "waiters") == 0
 
 
 async def test_a_wait_that_ends_leaves_no_registration_or_reply(
     queue: RedisJobQueue, store: Store
 ) -> None:
-    assert await queue.claim_or_wait("q", wait=0.1) == []
+    assert await queue.claim("q", wait=0.1) == []
     with redis.Redis.from_url(store.url) as client:
-        left = list(client.scan_iter(match=queue.keys("q").base + "waiters*"))
+        left = list(client.scan_iter(match=queue._keys("q").base + "waiters*"))
     assert left == []
 
 
@@ -142,12 +147,8 @@ async def test_a_claimer_waits_only_until_the_next_delayed_job_is_due(
     queue: RedisJobQueue,
 ) -> None:
     job_id = await queue.enqueue(Note("later"), queue="q", delay=0.5)
-    claimed: list[ClaimedJob] = []
     with anyio.fail_after(LONG_WAIT / 2):
-        for _ in range(100):
-            claimed = await queue.claim_or_wait("q", wait=LONG_WAIT)
-            if claimed:
-                break
+        claimed = await queue.claim("q", wait=LONG_WAIT)
     assert [c.job.id for c in claimed] == [job_id]
 
 
@@ -157,9 +158,9 @@ async def test_a_delayed_job_enqueued_meanwhile_shortens_the_wait(queue: RedisJo
 
 
 async def register(queue: RedisJobQueue, qname: str, lease: float) -> str:
-    """Register a waiter as claim_or_wait does, without blocking; return its entry."""
+    """Register a waiter as a waiting claim does, without blocking; return its entry."""
     base = secrets.token_urlsafe(16)
-    reply = await queue.run("claim", qname, [1, repr(lease), base, "30.0"])
+    reply = await queue._run("claim", qname, [1, repr(lease), base, "30.0"])
     assert isinstance(reply, int)
     return f"{base} {lease!r}"
 
@@ -169,12 +170,12 @@ async def test_unwait_takes_a_job_handed_over_after_the_claimer_stopped_blocking
 ) -> None:
     entry = await register(queue, "q", 5.0)
     job_id = await queue.enqueue(Note("raced"), queue="q")
-    (packed,) = await queue.run("unwait", "q", [entry, "take"])
+    (packed,) = await queue._run("unwait", "q", [entry, "take"])
     job = job_from_flat(unpack_fields(packed))
     assert (job.id, job.state) == (job_id, JobState.PROCESSING)
     base = entry.split()[0]
     await queue.complete(ClaimedJob(job=job, token=f"{base}.1").lease)
-    assert await queue.command("EXISTS", queue.keys("q").reply(base)) == 0
+    assert await queue._command("EXISTS", queue._keys("q").reply(base)) == 0
 
 
 async def test_unwait_releases_a_job_handed_to_a_claimer_going_away(
@@ -182,7 +183,7 @@ async def test_unwait_releases_a_job_handed_to_a_claimer_going_away(
 ) -> None:
     entry = await register(queue, "q", 5.0)
     job_id = await queue.enqueue(Note("raced"), queue="q")
-    assert await queue.run("unwait", "q", [entry, "release"]) == []
+    assert await queue._run("unwait", "q", [entry, "release"]) == []
     job = await queue.get("q", job_id)
     assert (job.state, job.attempts, job.lease_until) == (JobState.PENDING, 0, None)
     (claimed,) = await queue.claim("q")
@@ -214,8 +215,8 @@ async def test_a_handed_off_job_can_be_cancelled_like_any_processing_job(
 
 async def test_cancelling_a_waiting_claimer_leaves_no_registration(queue: RedisJobQueue) -> None:
     with anyio.move_on_after(0.3):
-        await queue.claim_or_wait("q", wait=LONG_WAIT)
-    assert await queue.command("ZCARD", queue.keys("q").base + "waiters") == 0
+        await queue.claim("q", wait=LONG_WAIT)
+    assert await queue._command("ZCARD", queue._keys("q").base + "waiters") == 0
     job_id = await queue.enqueue(Note("after"), queue="q")
     assert (await queue.get("q", job_id)).state is JobState.PENDING
 

@@ -25,10 +25,11 @@ class RecordingQueue:
         return getattr(self._inner, name)
 
     async def claim(
-        self, queue: str, *, limit: int = 1, lease: float | None = None
+        self, queue: str, *, limit: int = 1, lease: float | None = None, wait: float = 0.0
     ) -> list[ClaimedJob]:
-        """Claim, and record each claimed job with its token and server-side deadline."""
-        claimed = await self._inner.claim(queue, limit=limit, lease=lease)
+        """Claim (waiting up to ``wait``: on Redis a job may be handed over meanwhile), and
+        record each claimed job with its token and server-side deadline."""
+        claimed = await self._inner.claim(queue, limit=limit, lease=lease, wait=wait)
         for item in claimed:
             job = item.job
             self.tokens[job.id] = item.token

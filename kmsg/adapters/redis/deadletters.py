@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
-from kmsg.errors import ValidationError
 from kmsg.models import JobState
-from kmsg.validation import MAX_BATCH, check_batch, check_name, check_seconds
+from kmsg.validation import MAX_BATCH, check_job_ids, check_name, check_seconds
 
 if TYPE_CHECKING:
     from kmsg.adapters.redis.queue import RedisJobQueue
@@ -22,19 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["DeadLetters"]
 
 _MOVE_BATCH: Final = 500
-
-
-def _ids(job_ids: Iterable[str] | None) -> list[str] | None:
-    if job_ids is None:
-        return None
-    if isinstance(job_ids, str):
-        raise ValidationError("job_ids must be an iterable of ids, not one string")
-    ids = list(dict.fromkeys(job_ids))
-    check_batch(len(ids))
-    for job_id in ids:
-        if not isinstance(job_id, str):
-            raise ValidationError(f"job ids must be strings, not {type(job_id).__name__}")
-    return ids
 
 
 class DeadLetters:
@@ -48,10 +34,10 @@ class DeadLetters:
     ) -> int:
         """Back to pending with attempts reset; return how many moved."""
         check_name("queue", queue)
-        ids = _ids(job_ids)
+        ids = check_job_ids(job_ids)
         if to_queue is None or check_name("queue", to_queue) == queue:
             args = ["all"] if ids is None else ["ids", *ids]
-            return int(await self._adapter.run("retry_failed", queue, args))
+            return int(await self._adapter._run("retry_failed", queue, args))
         if ids is not None:
             moved = 0
             for start in range(0, len(ids), _MOVE_BATCH):
@@ -74,19 +60,19 @@ class DeadLetters:
     async def _move(self, queue: str, to_queue: str, ids: list[str]) -> int:
         jobs = [
             job
-            for job in await self._adapter.jobs_by_id(queue, ids)
+            for job in await self._adapter._jobs_by_id(queue, ids)
             if job.state is JobState.FAILED
         ]
         if not jobs:
             return 0
-        await self._adapter.write_snapshots(to_queue, jobs, "retry")
+        await self._adapter._write_snapshots(to_queue, jobs, "retry")
         return await self.purge(queue, [job.id for job in jobs], older_than=None)
 
     async def purge(
         self, queue: str, job_ids: Iterable[str] | None, *, older_than: float | None
     ) -> int:
         """Delete dead letters (all, or these ids), optionally only older ones."""
-        ids = _ids(job_ids)
+        ids = check_job_ids(job_ids)
         age: float | str = "" if older_than is None else check_seconds("older_than", older_than)
         args = [age, "all"] if ids is None else [age, "ids", *ids]
-        return int(await self._adapter.run("purge_failed", queue, args))
+        return int(await self._adapter._run("purge_failed", queue, args))

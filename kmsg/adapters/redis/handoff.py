@@ -1,4 +1,4 @@
-"""Direct handoff: ``claim_or_wait``, an idle claimer that enqueue hands a new job to at once.
+"""Direct handoff: ``claim(wait=...)``, an idle claimer that enqueue hands a new job to at once.
 
 The claimer runs claim.lua with a wait: when nothing is due it is registered in the queue's
 ``waiters`` set under a fresh lease token base (layout and rules: :mod:`kmsg.adapters.redis.keys`)
@@ -109,8 +109,8 @@ class ClusterBlocker:
 
 
 class Handoff:
-    """``claim`` and ``claim_or_wait`` of one adapter: ``run`` runs a named script on a queue,
-    ``keys`` gives a queue's keys."""
+    """One round of ``claim`` (with or without a wait) of one adapter: ``run`` runs a named
+    script on a queue, ``keys`` gives a queue's keys."""
 
     def __init__(self, run: Runner, keys: Callable[[str], QueueKeys], blocker: Blocker) -> None:
         self._run = run

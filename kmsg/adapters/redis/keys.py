@@ -22,7 +22,7 @@ With the default prefix ``kmsg`` and a queue named ``q``, the keys of that queue
     kmsg:{q}:dedupe        hash  dedupe key -> id of the live job holding it
     kmsg:{q}:meta          hash  paused ("1"), rate_max, rate_per, rate_tokens, rate_at,
                                  idle_until (until when a waiter may be idle: epoch seconds)
-    kmsg:{q}:waiters       zset  idle claimers awaiting a direct handoff (``claim_or_wait``):
+    kmsg:{q}:waiters       zset  idle claimers awaiting a direct handoff (``claim(wait=...)``):
                                  member '<token base> <lease seconds or empty>', score until
                                  when it waits (ms)
     kmsg:{q}:waiters:<base> list  one waiter's reply list (``BLPOP``ed by it on a connection of
@@ -33,7 +33,7 @@ With the default prefix ``kmsg`` and a queue named ``q``, the keys of that queue
     kmsg:{q}:notify        channel  PUBLISHed when a job may have become claimable, while
                                  idle_until has not passed
 
-Direct handoff: when ``claim_or_wait`` claims nothing, claim.lua registers the claimer in
+Direct handoff: when ``claim(wait=...)`` claims nothing, claim.lua registers the claimer in
 ``waiters`` (with a fresh token base) and it blocks on its reply list. enqueue.lua claims a new
 due job for a registered waiter (same effects as claim.lua: processing, attempts 1, lease from
 the server's clock, token '<base>.1') and pushes it, but only if the job is then the only

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import anyio
-import msgspec
 
+from kmsg.adapters.base import QueueBase
 from kmsg.adapters.redis.connection import RedisSettings, backend_errors, translate_error
 from kmsg.adapters.redis.deadletters import DeadLetters
 from kmsg.adapters.redis.handoff import ClusterBlocker, Handoff, PoolBlocker
@@ -30,7 +30,6 @@ from kmsg.adapters.redis.scripts import ScriptRunner, ScriptTarget
 from kmsg.codec import PayloadCodec
 from kmsg.errors import JobNotFound, LeaseLost, ValidationError
 from kmsg.models import (
-    Backoff,
     ClaimedJob,
     Job,
     JobPage,
@@ -46,11 +45,14 @@ from kmsg.validation import (
     PreparedJob,
     check_batch,
     check_lease,
+    check_lease_arg,
     check_limit,
     check_name,
+    check_rate_limit,
     check_result,
     check_seconds,
     check_states,
+    describe_error,
     prepare_job,
 )
 
@@ -63,6 +65,7 @@ CAPABILITIES: Final = Capabilities(
     server_time=True,
     atomic_cross_queue_move=False,
     push_wakeup=True,
+    direct_handoff=True,
 )
 _log = logging.getLogger("kmsg.adapters.redis")
 _LOST_REASONS: Final = {
@@ -70,13 +73,16 @@ _LOST_REASONS: Final = {
     b"gone": "the job no longer exists",
     b"cancelled": "the job was cancelled",
 }
-_MAX_ERROR_MESSAGE: Final = 4096
 _KEY_CACHE: Final = 4096
 _TERMINAL: Final = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 
 
-class RedisJobQueue:
-    """A :class:`kmsg.JobQueue` on Redis; open it with :func:`kmsg.open_queue` (``redis://``)."""
+class RedisJobQueue(QueueBase):
+    """A :class:`kmsg.JobQueue` on Redis; open it with :func:`kmsg.open_queue` (``redis://``).
+
+    Beyond the contract: :meth:`check_connection` and ``dead_letters``. The underscored helpers
+    (``_run``, ``_command``, ``_keys``, ...) serve the sibling modules of this package only.
+    """
 
     def __init__(self, settings: RedisSettings, client: Any) -> None:
         self._settings = settings
@@ -89,8 +95,8 @@ class RedisJobQueue:
         self._scripts = ScriptRunner(client, self._pipe)
         timeout = settings.socket_timeout
         self._handoff = Handoff(
-            self.run,
-            self.keys,
+            self._run,
+            self._keys,
             ClusterBlocker(client, timeout=timeout)
             if settings.cluster
             else PoolBlocker(client.connection_pool, timeout=timeout),
@@ -112,15 +118,9 @@ class RedisJobQueue:
         """What this adapter supports."""
         return CAPABILITIES
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
     # --- plumbing ------------------------------------------------------------------------------
 
-    def keys(self, queue: str) -> QueueKeys:
+    def _keys(self, queue: str) -> QueueKeys:
         """The keys of ``queue`` (validated) under this adapter's prefix."""
         return QueueKeys(self._settings.key_prefix, check_name("queue", queue))
 
@@ -130,10 +130,10 @@ class RedisJobQueue:
         if found is None:
             if len(self._targets) >= _KEY_CACHE:
                 self._targets.clear()
-            found = self._targets[queue] = ScriptTarget(self.keys(queue))
+            found = self._targets[queue] = ScriptTarget(self._keys(queue))
         return found
 
-    async def run(self, name: str, queue: str, args: Sequence[Any] = ()) -> Any:
+    async def _run(self, name: str, queue: str, args: Sequence[Any] = ()) -> Any:
         """Run script ``name`` on ``queue``; connection failures raise ``BackendUnavailable``."""
         target = self._target(queue)
         try:
@@ -144,53 +144,22 @@ class RedisJobQueue:
                 raise
             raise error from exc
 
-    async def command(self, *args: Any) -> Any:
+    async def _command(self, *args: Any) -> Any:
         """Run one plain Redis command (reads outside the scripts)."""
         with backend_errors(self._settings):
             return await self._client.execute_command(*args)
 
-    async def note_queue(self, queue: str) -> None:
+    async def _note_queue(self, queue: str) -> None:
         """Add ``queue`` to the global set of queue names (once per queue per adapter)."""
         if queue not in self._known_queues:
-            await self.command("SADD", queues_key(self._settings.key_prefix), queue)
+            await self._command("SADD", queues_key(self._settings.key_prefix), queue)
             self._known_queues.add(queue)
 
     async def check_connection(self) -> None:
         """Ping the server; ``BackendUnavailable`` if it does not answer."""
-        await self.command("PING")
+        await self._command("PING")
 
     # --- producing -----------------------------------------------------------------------------
-
-    async def enqueue(
-        self,
-        payload: msgspec.Struct,
-        *,
-        queue: str = "default",
-        priority: int = 0,
-        delay: float | None = None,
-        run_at: float | None = None,
-        max_attempts: int = 3,
-        backoff: Backoff | None = None,
-        lease: float = 30.0,
-        dedupe_key: str | None = None,
-        job_id: str | None = None,
-    ) -> str:
-        """Store one job and return its id (see :meth:`kmsg.JobQueue.enqueue`)."""
-        new = NewJob(
-            payload=payload,
-            queue=queue,
-            priority=priority,
-            delay=delay,
-            run_at=run_at,
-            max_attempts=max_attempts,
-            backoff=backoff,
-            lease=lease,
-            dedupe_key=dedupe_key,
-            job_id=job_id,
-        )
-        prepared = prepare_job(new, self._codec)
-        await self.note_queue(prepared.queue)
-        return (await self._enqueue_batch(prepared.queue, [prepared]))[0]
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
         """Store a batch; one atomic script call per queue named in it."""
@@ -201,7 +170,7 @@ class RedisJobQueue:
             by_queue.setdefault(job.queue, []).append(index)
         ids = [job.id for job in prepared]
         for queue, indexes in by_queue.items():
-            await self.note_queue(queue)
+            await self._note_queue(queue)
             written = await self._enqueue_batch(queue, [prepared[i] for i in indexes])
             for index, job_id in zip(indexes, written, strict=True):
                 ids[index] = job_id
@@ -211,34 +180,35 @@ class RedisJobQueue:
         args: list[Any] = [queue, len(jobs)]
         for job in jobs:
             args += new_job_args(job)
-        reply = await self.run("enqueue", queue, args)
+        reply = await self._run("enqueue", queue, args)
         return [job_id.decode() for job_id in reply]
 
     # --- consuming -----------------------------------------------------------------------------
 
     async def claim(
-        self, queue: str, *, limit: int = 1, lease: float | None = None
-    ) -> list[ClaimedJob]:
-        """Claim up to ``limit`` due jobs (see :meth:`kmsg.JobQueue.claim`)."""
-        return await self._handoff.claim(queue, limit=limit, lease=lease)
-
-    async def claim_or_wait(
         self, queue: str, *, limit: int = 1, lease: float | None = None, wait: float = 0.0
     ) -> list[ClaimedJob]:
-        """:meth:`claim`; when nothing is due, wait up to ``wait`` seconds for a job.
+        """Claim up to ``limit`` due jobs (see :meth:`kmsg.JobQueue.claim`).
 
-        An enqueue hands a new job straight to the waiting claimer (already claimed for it; see
-        :mod:`kmsg.adapters.redis.handoff`). Returns ``[]`` when the wait ends, or early when
-        other work may have become claimable (claim again). Cancelling the call while it waits
-        releases a job handed over meanwhile.
+        With ``wait``, an enqueue hands a new job straight to the waiting claimer (already
+        claimed for it; see :mod:`kmsg.adapters.redis.handoff`); cancelling the call while it
+        waits releases a job handed over meanwhile.
         """
+        wait = check_seconds("wait", wait, high=MAX_LEASE)
+        if wait <= 0:
+            return await self._handoff.claim(queue, limit=limit, lease=lease)
         with backend_errors(self._settings):
-            return await self._handoff.claim(queue, limit=limit, lease=lease, wait=wait)
+            return await self._claim_waiting(queue, limit, lease, wait)
+
+    async def _claim_round(
+        self, queue: str, limit: int, lease: float | None, wait: float
+    ) -> list[ClaimedJob]:
+        """Claim, or wait up to ``wait`` seconds for a job handed over by an enqueue."""
+        return await self._handoff.claim(queue, limit=limit, lease=lease, wait=wait)
 
     async def _fenced(self, name: str, lease: Lease, args: Sequence[Any] = ()) -> Any:
-        if not isinstance(lease, Lease):
-            raise ValidationError(f"expected a kmsg.Lease, not {type(lease).__name__}")
-        return await self.run(name, lease.queue, [lease.job_id, lease.token, *args])
+        check_lease_arg(lease)
+        return await self._run(name, lease.queue, [lease.job_id, lease.token, *args])
 
     @staticmethod
     def _lost(lease: Lease, code: bytes) -> LeaseLost:
@@ -259,8 +229,7 @@ class RedisJobQueue:
         by_queue: dict[str, list[int]] = {}
         args: list[Any] = []
         for index, (lease, result) in enumerate(completions):
-            if not isinstance(lease, Lease):
-                raise ValidationError(f"expected a kmsg.Lease, not {type(lease).__name__}")
+            check_lease_arg(lease)
             checked = check_result(result)
             self._target(lease.queue)  # validates the name before anything is written
             by_queue.setdefault(lease.queue, []).append(index)
@@ -270,7 +239,7 @@ class RedisJobQueue:
             queue_args: list[Any] = []
             for index in indexes:
                 queue_args += args[4 * index : 4 * index + 4]
-            codes = await self.run("complete_many", queue, queue_args)
+            codes = await self._run("complete_many", queue, queue_args)
             for index, code in zip(indexes, codes, strict=True):
                 done[index] = code == b"ok"
         return done
@@ -285,8 +254,7 @@ class RedisJobQueue:
     ) -> JobState:
         """Record a failed attempt (see :meth:`kmsg.JobQueue.fail`); return the new state."""
         retry_arg: float | str = "" if retry_in is None else check_seconds("retry_in", retry_in)
-        kind = type(error).__name__ if isinstance(error, BaseException) else "Error"
-        message = str(error)[:_MAX_ERROR_MESSAGE]
+        kind, message = describe_error(error)
         args = [kind, message, retry_arg, "1" if retryable else "0"]
         code = await self._fenced("fail", lease, args)
         if code not in (b"delayed", b"failed"):
@@ -316,13 +284,13 @@ class RedisJobQueue:
 
     async def wait_for_jobs(self, queue: str, max_wait: float) -> None:
         """Return when a job may be claimable (pub/sub push or the next due time) or at max_wait."""
-        keys = self.keys(queue)
+        keys = self._keys(queue)
         max_wait = check_seconds("max_wait", max_wait, high=MAX_LEASE)
         with anyio.move_on_after(max_wait):
             with backend_errors(self._settings):
                 event = await self._notifier.register(keys.channel)
             try:
-                wait_ms = await self.run("wake", queue, [max_wait])
+                wait_ms = await self._run("wake", queue, [max_wait])
                 if wait_ms == 0:
                     return
                 with anyio.move_on_after(wait_ms / 1000 if wait_ms > 0 else None):
@@ -334,7 +302,7 @@ class RedisJobQueue:
 
     async def get(self, queue: str, job_id: str) -> Job:
         """The job's current snapshot; ``JobNotFound`` if there is none."""
-        flat = await self.command("HGETALL", self.keys(queue).job(check_name("job id", job_id)))
+        flat = await self._command("HGETALL", self._keys(queue).job(check_name("job id", job_id)))
         if not flat:
             raise JobNotFound(queue, job_id)
         return job_from_flat(_flatten(flat))
@@ -345,7 +313,7 @@ class RedisJobQueue:
 
     async def stats(self, queue: str) -> QueueStats:
         """Counts per state, oldest pending age and settings, read in one script."""
-        reply = await self.run("stats", queue)
+        reply = await self._run("stats", queue)
         counts = [int(count) for count in reply[:6]]
         age, paused, rate_max, rate_per = reply[6:10]
         rate = RateLimit(max_jobs=int(rate_max), per_seconds=float(rate_per)) if rate_max else None
@@ -364,7 +332,7 @@ class RedisJobQueue:
 
     async def queues(self) -> list[str]:
         """Names of the queues that have held jobs or settings, sorted."""
-        members = await self.command("SMEMBERS", queues_key(self._settings.key_prefix))
+        members = await self._command("SMEMBERS", queues_key(self._settings.key_prefix))
         return sorted(member.decode() for member in members)
 
     async def list_jobs(
@@ -374,7 +342,7 @@ class RedisJobQueue:
         (state,) = check_states([state], allowed=JobState)
         check_limit(limit)
         score, after = ("", "") if cursor is None else decode_cursor(cursor, state)
-        reply = await self.run("list", queue, [state.value, limit, score, after])
+        reply = await self._run("list", queue, [state.value, limit, score, after])
         rows = [reply[i : i + 3] for i in range(1, len(reply), 3)]
         jobs = tuple(job_from_flat(flat) for _, _, flat in rows)
         next_cursor = None
@@ -382,18 +350,12 @@ class RedisJobQueue:
             next_cursor = encode_cursor(state, rows[-1][1], rows[-1][0])
         return JobPage(jobs=jobs, next_cursor=next_cursor)
 
-    async def jobs_by_id(self, queue: str, job_ids: Sequence[str]) -> list[Job]:
+    async def _jobs_by_id(self, queue: str, job_ids: Sequence[str]) -> list[Job]:
         """The jobs of ``queue`` with these ids that exist, in one script call."""
-        reply = await self.run("jobs", queue, list(job_ids))
+        reply = await self._run("jobs", queue, list(job_ids))
         return [job_from_flat(flat) for flat in reply if flat]
 
     # --- dead letters --------------------------------------------------------------------------
-
-    async def list_failed(
-        self, queue: str, *, limit: int = 100, cursor: str | None = None
-    ) -> JobPage:
-        """One page of the queue's dead letters, newest first."""
-        return await self.list_jobs(queue, JobState.FAILED, limit=limit, cursor=cursor)
 
     async def retry_failed(
         self,
@@ -419,49 +381,45 @@ class RedisJobQueue:
 
     async def cancel(self, queue: str, job_id: str) -> JobState:
         """Cancel a job; return its state afterwards (see :meth:`kmsg.JobQueue.cancel`)."""
-        code = await self.run("cancel", queue, [check_name("job id", job_id)])
+        code = await self._run("cancel", queue, [check_name("job id", job_id)])
         if code == b"gone":
             raise JobNotFound(queue, job_id)
         return JobState(code.decode())
 
     async def remove(self, queue: str, job_id: str) -> bool:
         """Delete a job in any state; return whether it existed."""
-        return bool(await self.run("remove", queue, [check_name("job id", job_id)]))
+        return bool(await self._run("remove", queue, [check_name("job id", job_id)]))
 
     async def clear(self, queue: str) -> int:
         """Delete every job of the queue (settings kept); return how many."""
-        return int(await self.run("clear", queue))
+        return int(await self._run("clear", queue))
 
     async def cleanup(self, queue: str, states: Iterable[JobState], older_than: float) -> int:
         """Delete terminal jobs in ``states`` that ended more than ``older_than`` seconds ago."""
         chosen = check_states(states, allowed=_TERMINAL)
         seconds = check_seconds("older_than", older_than)
-        return int(await self.run("cleanup", queue, [seconds, *sorted(chosen)]))
+        return int(await self._run("cleanup", queue, [seconds, *sorted(chosen)]))
 
     async def pause(self, queue: str) -> None:
         """Stop claim from handing out jobs of the queue."""
-        await self.note_queue(check_name("queue", queue))
-        await self.run("pause", queue, ["1"])
+        await self._note_queue(check_name("queue", queue))
+        await self._run("pause", queue, ["1"])
 
     async def resume(self, queue: str) -> None:
         """Undo :meth:`pause` (and wake waiters)."""
-        await self.run("pause", queue, ["0"])
+        await self._run("pause", queue, ["0"])
 
     async def set_rate_limit(
         self, queue: str, max_jobs: int | None, per_seconds: float = 1.0
     ) -> None:
         """Token bucket of ``max_jobs`` per ``per_seconds``, enforced inside claim."""
         check_name("queue", queue)
-        if max_jobs is None:
-            await self.run("rate_limit", queue, ["", ""])
+        limit, period = check_rate_limit(max_jobs, per_seconds)
+        if limit is None:
+            await self._run("rate_limit", queue, ["", ""])
             return
-        if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
-            raise ValidationError(f"max_jobs must be a positive integer or None, not {max_jobs!r}")
-        per = check_seconds("per_seconds", per_seconds, high=MAX_LEASE)
-        if per <= 0:
-            raise ValidationError("per_seconds must be more than 0")
-        await self.note_queue(queue)
-        await self.run("rate_limit", queue, [max_jobs, per])
+        await self._note_queue(queue)
+        await self._run("rate_limit", queue, [limit, period])
 
     async def import_jobs(self, jobs: Sequence[Job]) -> int:
         """Write snapshots as they are; existing ids are skipped. One script per queue."""
@@ -473,16 +431,16 @@ class RedisJobQueue:
             check_name("job id", job.id)
             by_queue.setdefault(check_name("queue", job.queue), []).append(job)
         return sum(
-            [await self.write_snapshots(q, batch, "import") for q, batch in by_queue.items()]
+            [await self._write_snapshots(q, batch, "import") for q, batch in by_queue.items()]
         )
 
-    async def write_snapshots(self, queue: str, jobs: Sequence[Job], mode: str) -> int:
+    async def _write_snapshots(self, queue: str, jobs: Sequence[Job], mode: str) -> int:
         """Run import.lua on ``queue`` (``mode`` 'import' or 'retry'); return how many were new."""
-        await self.note_queue(queue)
+        await self._note_queue(queue)
         args: list[Any] = [mode, len(jobs)]
         for job in jobs:
             args += import_fields(job, queue)
-        return int(await self.run("import", queue, args))
+        return int(await self._run("import", queue, args))
 
     async def aclose(self) -> None:
         """Close the pub/sub reader and the connection pool. Idempotent."""

@@ -28,6 +28,7 @@ from kmsg.errors import LeaseLost, ValidationError
 from kmsg.models import ClaimedJob, Job, JobPage, JobState, Lease, QueueStats
 from kmsg.queue import Capabilities
 from kmsg.validation import (
+    MAX_LEASE,
     NewJob,
     check_batch,
     check_job_ids,
@@ -54,6 +55,7 @@ CAPABILITIES = Capabilities(
     server_time=False,
     atomic_cross_queue_move=True,
     push_wakeup=False,
+    direct_handoff=False,
 )
 _TERMINAL = frozenset(state for state in JobState if state.terminal)
 
@@ -140,12 +142,17 @@ class SQLiteJobQueue(QueueBase):
     # --- consuming -----------------------------------------------------------------------------
 
     async def claim(
-        self, queue: str, *, limit: int = 1, lease: float | None = None
+        self, queue: str, *, limit: int = 1, lease: float | None = None, wait: float = 0.0
     ) -> list[ClaimedJob]:
-        """Claim up to ``limit`` due jobs in one transaction (see the contract)."""
+        """Claim up to ``limit`` due jobs in one transaction (see the contract); with ``wait``,
+        claim again each time :meth:`wait_for_jobs` returns, until a job is claimed or the wait
+        is over."""
         check_name("queue", queue)
         check_limit(limit)
         duration = None if lease is None else check_lease(lease)
+        wait = check_seconds("wait", wait, high=MAX_LEASE)
+        if wait > 0:
+            return await self._claim_waiting(queue, limit, duration, wait)
         return await self._write(consuming.claim, queue, limit, duration)
 
     async def complete(self, lease: Lease, *, result: bytes | None = None) -> None:
