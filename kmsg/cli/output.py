@@ -111,12 +111,14 @@ def stats_table(all_stats: Iterable[QueueStats]) -> Table:
 def jobs_table(jobs: Sequence[Job], *, title: str) -> Table:
     """One row per job: id, task, state, attempts, due time and last error."""
     table = Table(title=title)
-    table.add_column("id", no_wrap=True)
-    table.add_column("task", no_wrap=True)
-    table.add_column("state")
-    table.add_column("attempts", justify="right")
-    table.add_column("run at / ended")
-    table.add_column("last error", overflow="fold")
+    # In a narrow terminal the task is shortened and the time and error wrap, so the id, state
+    # and attempts (what people scan) stay whole.
+    table.add_column("id", no_wrap=True, min_width=26)
+    table.add_column("task", no_wrap=True, overflow="ellipsis", max_width=14)
+    table.add_column("state", no_wrap=True, min_width=6)
+    table.add_column("tries", justify="right", no_wrap=True, min_width=5)
+    table.add_column("run at / ended", min_width=10)
+    table.add_column("last error", overflow="fold", min_width=10)
     for job in jobs:
         ended = job.failed_at or job.completed_at or job.cancelled_at
         error = job.last_error
