@@ -8,7 +8,9 @@ import logging
 
 from kmsg.codec import PayloadCodec, TaskRegistry, task_name_of
 from kmsg.errors import (
+    BackendFull,
     BackendUnavailable,
+    IncompleteBatch,
     JobNotFound,
     KMsgError,
     KmsgError,
@@ -41,10 +43,12 @@ __version__ = "0.1.0"
 logging.getLogger("kmsg").addHandler(logging.NullHandler())
 
 __all__ = [
+    "BackendFull",
     "BackendUnavailable",
     "Backoff",
     "Capabilities",
     "ClaimedJob",
+    "IncompleteBatch",
     "Job",
     "JobError",
     "JobNotFound",

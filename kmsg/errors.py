@@ -7,7 +7,9 @@ Every error kmsg raises on purpose derives from :class:`KmsgError`::
     ├── JobNotFound              no job with that id in that queue
     ├── LeaseLost                fencing: the lease token is stale; nothing was changed
     ├── PayloadDecodeError       stored payload bytes do not decode to the task's type
-    ├── BackendUnavailable       the backend cannot be reached or cannot run here
+    ├── BackendUnavailable       the backend cannot be reached or run here, or refused the store
+    │   ├── BackendFull          out of memory or disk: writes refused, draining still works
+    │   └── IncompleteBatch      a multi-step ``enqueue_many`` stopped part way (see ``stored``)
     ├── MissingDependencyError   an optional extra is not installed
     └── KMsgError                a message provider refused or failed a send (has a code)
 
@@ -20,7 +22,9 @@ from __future__ import annotations
 import enum
 
 __all__ = [
+    "BackendFull",
     "BackendUnavailable",
+    "IncompleteBatch",
     "JobNotFound",
     "KMsgError",
     "KMsgErrorCode",
@@ -74,7 +78,34 @@ class PayloadDecodeError(KmsgError):
 
 
 class BackendUnavailable(KmsgError):
-    """The backend cannot be reached, or cannot run under the current async library."""
+    """The backend cannot be reached, cannot run under the current async library, or refused to
+    open the store (a file that is not kmsg's, a corrupted file, an unsafe server setting)."""
+
+
+class BackendFull(BackendUnavailable):
+    """The backend refused a write for want of memory or disk; nothing of that call was written.
+
+    Redis answers ``OOM`` above ``maxmemory`` (with ``maxmemory-policy noeviction``); SQLite
+    answers ``SQLITE_FULL`` when the disk is full. Enqueueing is refused, while the calls that
+    drain a queue and free space (claim, complete, fail, extend, release, cancel, remove, purge,
+    cleanup, clear) keep working on Redis.
+    """
+
+
+class IncompleteBatch(BackendUnavailable):
+    """``enqueue_many`` wrote a large batch in several atomic steps and one of them failed.
+
+    ``ids`` holds every job's id in input order (the ids the call chose, or the id each job was
+    deduplicated onto for the steps that ran); ``stored`` is the set of ids known to be written.
+    The jobs of the failed step and after it may or may not be stored: enqueue them again with
+    the same ``job_id`` (a replayed id is a harmless no-op). The failed step's own error is the
+    ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, ids: list[str], stored: frozenset[str]) -> None:
+        super().__init__(message)
+        self.ids = ids
+        self.stored = stored
 
 
 class MissingDependencyError(KmsgError, ImportError):

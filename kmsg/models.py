@@ -138,7 +138,14 @@ class RateLimit(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class QueueStats(msgspec.Struct, frozen=True, kw_only=True):
-    """Counts per state and the queue's settings, read in one atomic step."""
+    """Counts per state and the queue's settings, read in one atomic step, in O(1) of the queue.
+
+    ``oldest_pending_age`` is how long the longest-waiting pending job has been due (seconds
+    since its ``run_at``), None when nothing is pending. ``missing_records`` counts index entries
+    found pointing at a job record that no longer existed (deleted behind kmsg's back, or lost by
+    the server), each dropped when found; it stays 0 on a healthy store and on SQLite, where a
+    row is its own index.
+    """
 
     queue: str
     pending: int
@@ -150,6 +157,7 @@ class QueueStats(msgspec.Struct, frozen=True, kw_only=True):
     oldest_pending_age: float | None
     paused: bool
     rate_limit: RateLimit | None
+    missing_records: int = 0
 
     @property
     def total(self) -> int:

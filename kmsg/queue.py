@@ -2,8 +2,20 @@
 
 Design notes
 ------------
-* **One atomic step per call.** Every method below is a single Lua script (Redis) or a single
-  ``BEGIN IMMEDIATE`` transaction (SQLite). A call either happens whole or not at all.
+* **One atomic step per call, bounded.** Every method below is a single Lua script (Redis) or a
+  single ``BEGIN IMMEDIATE`` transaction (SQLite), and no step's work grows with the queue: it
+  touches at most :data:`~kmsg.validation.STEP_JOBS` jobs and about
+  :data:`~kmsg.validation.STEP_BYTES` of new data, so the server keeps answering everyone else.
+  A call whose work is larger (a bulk operation on every dead letter, ``cleanup``, a batch of
+  more than ``STEP_JOBS`` jobs) runs as a sequence of such steps: each job's change is atomic,
+  the call as a whole is not (a reader may see it half done; repeating an interrupted call is
+  safe). Each method says which it is.
+* **Memory is a budget.** A backend out of memory (Redis ``maxmemory``) or disk refuses new work
+  with ``BackendFull`` and writes nothing, while the calls that drain and free (``claim``,
+  ``complete``, ``fail``, ``extend``, ``release``, ``cancel``, ``remove``, the dead-letter purge,
+  ``cleanup``, ``clear``) keep working.
+* **A missing record never wedges a queue.** An index entry whose job record has vanished is
+  dropped when a call meets it, and counted in ``QueueStats.missing_records``.
 * **A job's address is (queue, id).** Redis Cluster keeps every key of a queue in one hash slot, so
   the queue is part of how a job is found; ``get``, ``cancel`` and ``remove`` take both, and a
   :class:`~kmsg.models.Lease` carries both.
@@ -17,8 +29,8 @@ Design notes
   claimer of the queue). Until that happens the holder's token still works: completing a job
   whose deadline just passed, while nobody else can hold it, is harmless. Once the lease is
   reclaimed, the token is stale for good.
-* **Ordering.** ``claim`` takes pending jobs by priority (higher first), then due time (``run_at``),
-  then enqueue order.
+* **Ordering.** ``claim`` takes pending jobs by priority (higher first), then due time (``run_at``,
+  kept to the millisecond), then enqueue order, on every backend and whatever the ids.
 * **Validation first.** Bad input raises ``ValidationError`` before anything is written.
 * **Time.** Durations are float seconds; instants are epoch seconds. Redis reads the server's
   ``TIME`` inside its scripts; SQLite uses the host clock.
@@ -34,6 +46,7 @@ from typing import Protocol, Self, runtime_checkable
 
 import msgspec
 
+from kmsg.errors import LeaseLost
 from kmsg.models import Backoff, ClaimedJob, Job, JobPage, JobState, Lease, QueueStats
 from kmsg.validation import NewJob
 
@@ -111,13 +124,16 @@ class JobQueue(Protocol):
         ...
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
-        """Store a batch of jobs in one atomic step; return their ids in input order.
+        """Store a batch of jobs; return their ids in input order.
 
         Every job is validated before any is written: one bad job refuses the whole batch with
         ``ValidationError``. Dedupe and id rules are those of :meth:`enqueue`, applied in order (a
-        later job in the batch may dedupe onto an earlier one). A batch holds at most 10,000 jobs;
-        the jobs may name different queues, in which case the Redis adapter writes one atomic step
-        per queue.
+        later job in the batch may dedupe onto an earlier one). A batch holds at most 10,000 jobs.
+        Up to ``STEP_JOBS`` jobs of one queue and ``STEP_BYTES`` of payload are one atomic step;
+        a larger batch, or one naming several queues, is written in several steps, in input
+        order. If a later step fails, ``IncompleteBatch`` says which jobs are stored (every id
+        was chosen before the first write, so sending the rest again with those ids is safe).
+        Raises ``BackendFull`` (nothing of that step written) when the backend is out of memory.
         """
         ...
 
@@ -157,13 +173,15 @@ class JobQueue(Protocol):
         ...
 
     async def complete_many(self, completions: Sequence[tuple[Lease, bytes | None]]) -> list[bool]:
-        """Complete a batch of held jobs (``(lease, result)`` pairs); one atomic step per queue.
+        """Complete a batch of held jobs (``(lease, result)`` pairs), one round trip per step.
 
         Each pair is treated exactly as :meth:`complete` would treat it, except that a lost lease
         does not raise: the returned list holds, in input order, True where the job was completed
         (or the completion was a harmless replay) and False where the lease was lost (nothing
-        changed for that job). A worker uses it to acknowledge many jobs in one round trip.
-        Raises ``ValidationError`` (nothing written) for a bad result or a batch over 10,000.
+        changed for that job). A worker uses it to acknowledge many jobs in one round trip. Each
+        step (up to ``STEP_JOBS`` leases of one queue) is atomic; if a call fails part way,
+        repeating it is harmless. Raises ``ValidationError`` (nothing written) for a bad result
+        or a batch over 10,000.
         """
         ...
 
@@ -190,6 +208,20 @@ class JobQueue(Protocol):
         Returns the new deadline (epoch seconds). Raises ``LeaseLost`` (nothing changed) if the job
         is no longer held under that token, or if its cancel was requested, so the holder learns
         to stop. Atomic.
+        """
+        ...
+
+    async def extend_many(
+        self, leases: Sequence[Lease], duration: float
+    ) -> list[float | LeaseLost]:
+        """Heartbeat a batch of held jobs in one round trip per step (``STEP_JOBS`` of a queue).
+
+        Each lease is treated exactly as :meth:`extend` would treat it, except that a lost lease
+        does not raise: the returned list holds, in input order, the new deadline (epoch seconds)
+        where the lease was extended, else the ``LeaseLost`` that :meth:`extend` would have raised
+        (its ``reason`` says why: stale token, cancel requested, job gone). Raises
+        ``ValidationError`` (nothing changed) for a bad duration, a bad lease or a batch over
+        10,000.
         """
         ...
 
@@ -223,7 +255,11 @@ class JobQueue(Protocol):
         ...
 
     async def stats(self, queue: str) -> QueueStats:
-        """Counts per state, the oldest pending job's age and the queue's settings. Atomic."""
+        """Counts per state, the oldest pending job's age and the queue's settings. Atomic.
+
+        Costs O(1) in the queue's size (O(log n) per distinct pending priority for the age), so a
+        dashboard may poll it at a million jobs.
+        """
         ...
 
     async def queues(self) -> list[str]:
@@ -235,8 +271,9 @@ class JobQueue(Protocol):
     ) -> JobPage:
         """One page of the jobs in ``state``, in that state's listing order (module docstring).
 
-        ``cursor`` is the previous page's ``next_cursor``. Raises ``ValidationError`` for a bad
-        limit or a cursor this adapter did not make.
+        ``cursor`` is the previous page's ``next_cursor``; finding its place costs O(log n), so
+        paging deep into a big state stays cheap. Raises ``ValidationError`` for a bad limit or a
+        cursor this adapter did not make.
         """
         ...
 
@@ -257,9 +294,11 @@ class JobQueue(Protocol):
     ) -> int:
         """Send dead letters back to ``pending``; return how many moved.
 
-        ``job_ids=None`` means every dead letter of the queue. Attempts are reset to 0; the error
-        history is kept. Ids that are not dead letters are skipped. With ``to_queue`` the jobs move
-        to that queue, keeping their ids (see ``Capabilities.atomic_cross_queue_move``).
+        ``job_ids=None`` means every dead letter of the queue that failed before the call began
+        (one that fails again meanwhile is not chased). Attempts are reset to 0; the error
+        history is kept. Ids that are not dead letters are skipped. With ``to_queue`` the jobs
+        move to that queue, keeping their ids (see ``Capabilities.atomic_cross_queue_move``).
+        Runs in bounded steps (module docstring).
         """
         ...
 
@@ -272,8 +311,8 @@ class JobQueue(Protocol):
     ) -> int:
         """Delete dead letters; return how many were deleted.
 
-        ``job_ids=None`` means all of them; ``older_than`` (seconds) keeps those that failed more
-        recently. Atomic.
+        ``job_ids=None`` means all of them (that failed before the call began); ``older_than``
+        (seconds) keeps those that failed more recently. Runs in bounded steps (module docstring).
         """
         ...
 
@@ -294,14 +333,19 @@ class JobQueue(Protocol):
         ...
 
     async def clear(self, queue: str) -> int:
-        """Delete every job of the queue (settings are kept); return how many were deleted."""
+        """Delete every job of the queue (settings are kept); return how many were deleted.
+
+        Holders of its jobs get ``LeaseLost``. Runs in bounded steps (or frees in the background,
+        on Redis); a job enqueued while it runs may survive it.
+        """
         ...
 
     async def cleanup(self, queue: str, states: Iterable[JobState], older_than: float) -> int:
         """Delete terminal jobs in ``states`` that ended more than ``older_than`` seconds ago.
 
         Only terminal states are allowed (``ValidationError`` otherwise), so retention can never
-        delete pending work. Returns how many were deleted. Atomic.
+        delete pending work. Returns how many were deleted. Runs in bounded steps (module
+        docstring); the cut-off is fixed when the call begins.
         """
         ...
 
@@ -330,7 +374,8 @@ class JobQueue(Protocol):
 
         Ids that already exist in their queue are skipped, so a re-run after an interruption
         neither loses nor duplicates a job. A ``processing`` snapshot is stored as ``pending``
-        (its lease belonged to another backend) with its attempt refunded. Atomic per queue.
+        (its lease belonged to another backend) with its attempt refunded. Runs in bounded steps
+        (module docstring), each atomic.
         """
         ...
 

@@ -29,6 +29,8 @@ __all__ = [
     "MAX_PRIORITY",
     "MIN_LEASE",
     "MIN_PRIORITY",
+    "STEP_BYTES",
+    "STEP_JOBS",
     "NewJob",
     "PreparedJob",
     "check_batch",
@@ -53,6 +55,10 @@ MIN_LEASE: Final = 0.05
 MAX_LEASE: Final = 7 * 24 * 3600.0
 MAX_DELAY: Final = 10 * 366 * 24 * 3600.0
 MAX_BATCH: Final = 10_000
+STEP_JOBS: Final = 1000
+"""Most jobs one atomic step (one Lua script, one SQLite transaction) touches; see kmsg.queue."""
+STEP_BYTES: Final = 1 << 20
+"""About the most bytes of new job data one atomic step writes (a bigger single job is a step)."""
 MAX_DEDUPE_KEY: Final = 512
 MAX_RESULT_BYTES: Final = 64 * 1024
 MAX_RATE_JOBS: Final = 1_000_000

@@ -9,16 +9,89 @@ these behave the same on every backend.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Self
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Self, TypeVar
 
 import anyio
 import msgspec
 
+from kmsg.errors import IncompleteBatch
 from kmsg.models import Backoff, ClaimedJob, JobPage, JobState
-from kmsg.validation import DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, NewJob
+from kmsg.validation import (
+    DEFAULT_LEASE,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_QUEUE,
+    STEP_BYTES,
+    STEP_JOBS,
+    NewJob,
+    PreparedJob,
+)
 
-__all__ = ["QueueBase"]
+__all__ = ["QueueBase", "batch_steps", "chunks", "write_in_steps"]
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = STEP_JOBS) -> list[Sequence[T]]:
+    """``items`` cut into consecutive slices of at most ``size`` (none for an empty sequence)."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def batch_steps(jobs: Sequence[PreparedJob], *, per_queue: bool) -> list[list[int]]:
+    """The indexes of ``jobs`` grouped into atomic steps of an ``enqueue_many``.
+
+    A step holds at most ``STEP_JOBS`` jobs and about ``STEP_BYTES`` of payload (a single bigger
+    job is a step of its own); with ``per_queue`` every step holds jobs of one queue only. Input
+    order is kept within each queue, so dedupe between jobs of a batch applies in order.
+    """
+    groups: dict[str, list[int]] = {}
+    for index, job in enumerate(jobs):
+        groups.setdefault(job.queue if per_queue else "", []).append(index)
+    steps: list[list[int]] = []
+    for indexes in groups.values():
+        step: list[int] = []
+        size = 0
+        for index in indexes:
+            payload = len(jobs[index].payload)
+            if step and (len(step) >= STEP_JOBS or size + payload > STEP_BYTES):
+                steps.append(step)
+                step, size = [], 0
+            step.append(index)
+            size += payload
+        if step:
+            steps.append(step)
+    return steps
+
+
+async def write_in_steps(
+    jobs: Sequence[PreparedJob],
+    steps: list[list[int]],
+    write: Callable[[list[PreparedJob]], Awaitable[list[str]]],
+) -> list[str]:
+    """Run ``write`` on each step's jobs in turn; return every job's id in input order.
+
+    If a step fails after an earlier one stored its jobs, ``IncompleteBatch`` (caused by the
+    step's error) says which ids are stored; if the first step fails, its error is raised as is.
+    """
+    ids = [job.id for job in jobs]
+    stored: set[str] = set()
+    for number, step in enumerate(steps):
+        try:
+            written = await write([jobs[index] for index in step])
+        except Exception as exc:
+            if number == 0:
+                raise
+            raise IncompleteBatch(
+                f"enqueue_many stored {len(stored)} of {len(jobs)} jobs before step"
+                f" {number + 1} of {len(steps)} failed ({type(exc).__name__}: {exc}); send the"
+                " rest again with the same job ids",
+                ids=ids,
+                stored=frozenset(stored),
+            ) from exc
+        for index, job_id in zip(step, written, strict=True):
+            ids[index] = job_id
+        stored.update(written)
+    return ids
 
 
 class QueueBase(ABC):

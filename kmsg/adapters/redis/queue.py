@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import anyio
 
-from kmsg.adapters.base import QueueBase
+from kmsg.adapters.base import QueueBase, chunks
 from kmsg.adapters.redis.connection import RedisSettings, backend_errors, translate_error
 from kmsg.adapters.redis.deadletters import DeadLetters
 from kmsg.adapters.redis.handoff import ClusterBlocker, Handoff, PoolBlocker
@@ -275,6 +275,30 @@ class RedisJobQueue(QueueBase):
         if reply[0] != b"ok":
             raise self._lost(lease, reply[0])
         return float(reply[1])
+
+    async def extend_many(
+        self, leases: Sequence[Lease], duration: float
+    ) -> list[float | LeaseLost]:
+        """Heartbeat a batch, one script per queue and step (see the contract's docstring)."""
+        check_batch(len(leases))
+        seconds = check_lease(duration)
+        by_queue: dict[str, list[int]] = {}
+        for index, lease in enumerate(leases):
+            check_lease_arg(lease)
+            self._target(lease.queue)  # validates the name before anything is written
+            by_queue.setdefault(lease.queue, []).append(index)
+        outcomes: list[float | LeaseLost] = [0.0] * len(leases)
+        for queue, indexes in by_queue.items():
+            for step in chunks(indexes):
+                args: list[Any] = [seconds]
+                for index in step:
+                    args += (leases[index].job_id, leases[index].token)
+                replies = await self._run("extend_many", queue, args)
+                for index, reply in zip(step, replies, strict=True):
+                    code = bytes(reply)
+                    lost = code in _LOST_REASONS
+                    outcomes[index] = self._lost(leases[index], code) if lost else float(code)
+        return outcomes
 
     async def release(self, lease: Lease) -> None:
         """Give back a held job unstarted (see :meth:`kmsg.JobQueue.release`)."""

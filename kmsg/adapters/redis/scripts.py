@@ -32,6 +32,7 @@ SCRIPT_NAMES: Final = (
     "complete_many",
     "enqueue",
     "extend",
+    "extend_many",
     "fail",
     "import",
     "jobs",

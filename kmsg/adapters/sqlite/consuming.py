@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Sequence
 from typing import Any, Final
 
 from kmsg.adapters.sqlite.rows import TOKEN, append_error, claim_order, job_from_row
@@ -17,7 +18,7 @@ from kmsg.adapters.sqlite.statements import sql
 from kmsg.errors import LeaseLost
 from kmsg.models import Backoff, ClaimedJob, JobState, Lease
 
-__all__ = ["claim", "complete", "extend", "fail", "release", "settle_params"]
+__all__ = ["claim", "complete", "extend", "extend_many", "fail", "release", "settle_params"]
 
 HOUSEKEEPING_BATCH: Final = 1000
 """Most delayed jobs promoted, and most expired leases ended, by one claim."""
@@ -197,6 +198,13 @@ def extend(
     if isinstance(held, LeaseLost):
         return held
     return LeaseLost(lease.queue, lease.job_id, "the job's cancel was requested")
+
+
+def extend_many(
+    connection: sqlite3.Connection, now: float, leases: Sequence[Lease], duration: float
+) -> list[float | LeaseLost]:
+    """Extend each held job as :func:`extend` would; the LeaseLost where a lease was lost."""
+    return [extend(connection, now, lease, duration) for lease in leases]
 
 
 def release(connection: sqlite3.Connection, now: float, lease: Lease) -> LeaseLost | None:

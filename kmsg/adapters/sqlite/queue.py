@@ -17,7 +17,7 @@ from typing import Self, TypeVar
 import anyio
 import anyio.to_thread
 
-from kmsg.adapters.base import QueueBase
+from kmsg.adapters.base import QueueBase, chunks
 from kmsg.adapters.sqlite import consuming, housekeeping, producing, reading
 from kmsg.adapters.sqlite.batching import WriteBatcher
 from kmsg.adapters.sqlite.database import Database, open_database
@@ -195,6 +195,18 @@ class SQLiteJobQueue(QueueBase):
         if isinstance(outcome, LeaseLost):
             raise outcome
         return outcome
+
+    async def extend_many(
+        self, leases: Sequence[Lease], duration: float
+    ) -> list[float | LeaseLost]:
+        """Heartbeat a batch: the new deadline per lease, or the LeaseLost extend would raise."""
+        checked = [check_lease_arg(lease) for lease in leases]
+        check_batch(len(checked))
+        seconds = check_lease(duration)
+        outcomes: list[float | LeaseLost] = []
+        for step in chunks(checked):
+            outcomes += await self._write(consuming.extend_many, step, seconds)
+        return outcomes
 
     async def release(self, lease: Lease) -> None:
         """Give the held job back to ``pending``, refunding the attempt."""
