@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from kmsg import JobState, LeaseLost, NewJob, open_queue
+from kmsg import Backoff, JobState, LeaseLost, NewJob, open_queue
 from kmsg.adapters.sqlite import SQLiteJobQueue
 
 pytestmark = pytest.mark.anyio
@@ -56,7 +57,7 @@ async def test_an_expired_lease_is_retried_with_the_jobs_backoff(
     clock.now += 0.2
     assert await queue.claim("q") == []  # reclaimed, but backing off for Backoff().initial = 1 s
     job = await queue.get("q", job_id)
-    assert (job.state, job.run_at) == (JobState.DELAYED, clock.now + 1.0)
+    assert (job.state, job.run_at) == (JobState.DELAYED, _ms(clock.now + 1.0))
     assert [(e.type, e.attempt) for e in job.errors] == [("LeaseExpired", 1)]
     with pytest.raises(LeaseLost):
         await queue.complete(first.lease)
@@ -129,3 +130,44 @@ async def test_wait_on_a_paused_queue_lasts_until_max_wait(
     started = time.monotonic()
     await queue.wait_for_jobs("q", 0.5)
     assert time.monotonic() - started >= 0.45
+
+
+def _ms(t: float) -> float:
+    """``t`` floored to a whole millisecond, the way due times are stored."""
+    return math.floor(t * 1000) / 1000
+
+
+async def test_due_times_are_kept_to_the_millisecond(
+    queue: SQLiteJobQueue, clock: FakeClock
+) -> None:
+    due = clock.now - 10.0
+    late = await queue.enqueue(Ping(1), queue="q", run_at=due + 0.0007)
+    early = await queue.enqueue(Ping(2), queue="q", run_at=due + 0.0002)
+    assert [(await queue.get("q", i)).run_at for i in (late, early)] == [due, due]
+    # Same priority and due millisecond: enqueue order, whatever the microseconds said.
+    assert [c.job.id for c in await queue.claim("q", limit=2)] == [late, early]
+    clock.now += 0.1234567
+    delayed = await queue.enqueue(Ping(3), queue="q", delay=1.0000009)
+    assert (await queue.get("q", delayed)).run_at == _ms(clock.now + 1.0000009)
+
+
+async def test_new_due_times_of_retries_are_whole_milliseconds(
+    queue: SQLiteJobQueue, clock: FakeClock
+) -> None:
+    clock.now += 0.0004321
+    steady = Backoff(initial=1.0, factor=1.0, maximum=1.0)
+    job_id = await queue.enqueue(Ping(1), queue="q", lease=1.0, max_attempts=3, backoff=steady)
+    (held,) = await queue.claim("q")
+    await queue.fail(held.lease, "boom", retry_in=0.5000007)
+    assert (await queue.get("q", job_id)).run_at == _ms(clock.now + 0.5000007)
+    clock.now += 0.6
+    (held,) = await queue.claim("q")
+    clock.now += 1.0000003  # the lease ends: retried after the backoff's 1 s
+    assert await queue.claim("q") == []
+    assert (await queue.get("q", job_id)).run_at == _ms(clock.now + 1.0)
+    clock.now += 1.0
+    (held,) = await queue.claim("q")
+    await queue.fail(held.lease, "dead", retryable=False)
+    clock.now += 0.0000777
+    assert await queue.retry_failed("q") == 1
+    assert (await queue.get("q", job_id)).run_at == _ms(clock.now)

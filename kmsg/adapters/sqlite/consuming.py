@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
 
-from kmsg.adapters.sqlite.rows import TOKEN, append_error, claim_order, job_from_row
+from kmsg.adapters.sqlite.rows import TOKEN, append_error, claim_order, due_time, job_from_row
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.errors import LeaseLost
 from kmsg.models import Backoff, ClaimedJob, JobState, Lease
@@ -55,7 +55,7 @@ def _after_failure(
     if not retryable or attempts >= max_attempts:
         return JobState.FAILED, None
     delay = backoff.delay(attempts) if retry_in is None else retry_in
-    return JobState.DELAYED, now + delay
+    return JobState.DELAYED, due_time(now + delay)
 
 
 def _end_expired_leases(connection: sqlite3.Connection, now: float, queue: str) -> None:

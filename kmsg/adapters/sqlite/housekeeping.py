@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 
 from kmsg.adapters.sqlite.consuming import settle_params
+from kmsg.adapters.sqlite.rows import due_time
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.errors import JobNotFound
 from kmsg.models import JobState
@@ -68,7 +69,7 @@ def retry_failed(
 ) -> int:
     """Move dead letters back to pending (in ``to_queue``), attempts reset, errors kept."""
     connection.execute(sql("touch_queue"), {"queue": to_queue})
-    base = {"queue": queue, "to_queue": to_queue, "now": now}
+    base = {"queue": queue, "to_queue": to_queue, "run_at": due_time(now)}
     if job_ids is None:
         return connection.execute(sql("retry_failed_all"), base).rowcount
     params = [{**base, "id": job_id} for job_id in dict.fromkeys(job_ids)]

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from kmsg.adapters.sqlite.rows import encode_errors
+from kmsg.adapters.sqlite.rows import due_time, encode_errors
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.models import Job, JobState
 from kmsg.validation import PreparedJob
@@ -15,7 +15,7 @@ __all__ = ["import_jobs", "insert_jobs"]
 
 
 def _insert_params(job: PreparedJob, now: float) -> dict[str, Any]:
-    run_at = job.run_at if job.run_at is not None else now + (job.delay or 0.0)
+    run_at = due_time(job.run_at if job.run_at is not None else now + (job.delay or 0.0))
     return {
         "queue": job.queue,
         "id": job.id,
@@ -94,7 +94,7 @@ def _import_params(job: Job) -> dict[str, Any]:
         "payload": job.payload,
         "state": state.value,
         "priority": job.priority,
-        "run_at": job.run_at,
+        "run_at": due_time(job.run_at),
         "created_at": job.created_at,
         "attempts": attempts,
         "max_attempts": job.max_attempts,

@@ -1,4 +1,5 @@
-"""Mapping between ``jobs`` rows and :class:`~kmsg.Job`, the error history, and listing cursors.
+"""Mapping between ``jobs`` rows and :class:`~kmsg.Job`, the error history, due times and
+listing cursors.
 
 Every ``SELECT``/``RETURNING`` of whole jobs lists the columns in table order (``JOB_COLUMNS``),
 so a row is a plain tuple read by position.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Any, Final
 
 import msgspec
@@ -21,6 +23,7 @@ __all__ = [
     "append_error",
     "claim_order",
     "decode_cursor",
+    "due_time",
     "encode_cursor",
     "job_from_row",
 ]
@@ -75,6 +78,15 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
 def claim_order(row: tuple[Any, ...]) -> tuple[int, float, int]:
     """Sort key putting rows in claim order: priority desc, run_at, enqueue order."""
     return (-row[PRIORITY], row[RUN_AT], row[SEQ])
+
+
+def due_time(at: float) -> float:
+    """``at`` floored to a whole millisecond: every due time (``run_at``) is stored this way.
+
+    So the claim order (priority desc, run_at, seq) is exactly (priority, due millisecond,
+    enqueue order), the rule every backend follows.
+    """
+    return math.floor(at * 1000) / 1000
 
 
 def append_error(errors: str, *, at: float, attempt: int, error_type: str, message: str) -> str:

@@ -3,7 +3,7 @@ UPDATE OR IGNORE jobs SET
     queue = :to_queue,
     state = 'pending',
     attempts = 0,
-    run_at = :now,
+    run_at = :run_at,
     result = NULL,
     token = NULL,
     lease_until = NULL,
