@@ -24,24 +24,11 @@ pytestmark = [
 
 # What docs/redis.md tells operators to grant: the adapter's own commands, then those its Lua
 # scripts call (ACL rules apply inside scripts too).
-CLIENT_COMMANDS = ["ping", "evalsha", "script|load", "sadd", "smembers", "subscribe", "blpop"]
-SCRIPT_COMMANDS = [
-    "del",
-    "exists",
-    "hdel",
-    "hget",
-    "hgetall",
-    "hincrby",
-    "hmget",
-    "hset",
-    "lrange",
-    "pexpire",
-    "publish",
-    "rpush",
-    "time",
-]
-SCRIPT_COMMANDS += ["zadd", "zcard", "zcount", "zrange", "zrank", "zrem", "zremrangebyscore"]
-SCRIPT_COMMANDS += ["zrevrange", "zrevrank", "zscore"]
+CLIENT_COMMANDS = ["ping", "info", "evalsha", "script|load", "hget", "get", "set", "scan"]
+CLIENT_COMMANDS += ["subscribe", "blpop"]
+SCRIPT_COMMANDS = ["del", "get", "hdel", "hexists", "hget", "hincrby", "hlen", "hmget", "hset"]
+SCRIPT_COMMANDS += ["hsetnx", "lrange", "pexpire", "publish", "rpush", "set", "time", "unlink"]
+SCRIPT_COMMANDS += ["zadd", "zcard", "zcount", "zrange", "zrem", "zremrangebyscore", "zrevrange"]
 # A cluster client also discovers the slots and reads the command table (to find keys).
 CLUSTER_COMMANDS = ["cluster|slots", "command"]
 

@@ -20,7 +20,7 @@ from redis.crc import key_slot
 from kmsg import ClaimedJob, JobState, LeaseLost
 from kmsg.adapters.redis import RedisJobQueue
 from kmsg.adapters.redis.keys import QueueKeys
-from kmsg.adapters.redis.mapping import job_from_flat, unpack_fields
+from kmsg.adapters.redis.records import job_from_record
 from tests.backends import Store
 from tests.redis_servers import redis_store
 
@@ -170,8 +170,9 @@ async def test_unwait_takes_a_job_handed_over_after_the_claimer_stopped_blocking
 ) -> None:
     entry = await register(queue, "q", 5.0)
     job_id = await queue.enqueue(Note("raced"), queue="q")
-    (packed,) = await queue._run("unwait", "q", [entry, "take"])
-    job = job_from_flat(unpack_fields(packed))
+    (pushed,) = await queue._run("unwait", "q", [entry, "take"])
+    pushed_id, _, record = pushed.partition(b" ")
+    job = job_from_record(pushed_id.decode(), "q", record)
     assert (job.id, job.state) == (job_id, JobState.PROCESSING)
     base = entry.split()[0]
     await queue.complete(ClaimedJob(job=job, token=f"{base}.1").lease)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -16,14 +15,14 @@ from redis.crc import key_slot
 from kmsg import open_queue
 from kmsg.adapters.redis import RedisJobQueue
 from kmsg.adapters.redis.keys import QueueKeys
-from kmsg.adapters.redis.scripts import SCRIPT_NAMES, script_source
+from kmsg.adapters.redis.scripts import SCRIPT_NAMES, script_sha
 from tests.backends import Store
 from tests.redis_servers import RedisServer, redis_cluster_store, redis_store
 
 pytestmark = pytest.mark.anyio
 
 DOCUMENTED = {"pending", "delayed", "processing", "completed", "failed", "cancelled"}
-DOCUMENTED |= {"due", "dedupe", "meta"}
+DOCUMENTED |= {"jobs", "dedupe", "meta"}
 
 
 class Note(msgspec.Struct, frozen=True):
@@ -73,17 +72,19 @@ async def test_every_key_of_a_queue_is_documented_and_in_one_slot(store: Store, 
     await exercise(queue, qname)
     prefix = store.options["key_prefix"]
     keys = all_keys(store.url, prefix)
-    assert f"{prefix}:queues" in keys
-    queue_keys = [key for key in keys if key != f"{prefix}:queues"]
+    assert f"{prefix}:marker" in keys
+    queue_keys = [key for key in keys if key != f"{prefix}:marker"]
     layout = QueueKeys(prefix, qname)
-    pattern = re.compile(re.escape(layout.base) + r"(?P<name>job:[0-9A-Z]{26}|[a-z]+)")
+    pattern = re.compile(re.escape(layout.base) + r"(?P<name>[a-z]+)")
     names = set()
     for key in queue_keys:
         match = pattern.fullmatch(key)
         assert match, key
-        names.add(match["name"] if not match["name"].startswith("job:") else "job")
-    assert names == DOCUMENTED | {"job"}
+        names.add(match["name"])
+    assert names == DOCUMENTED
     assert {key_slot(key.encode()) for key in queue_keys} == {key_slot(qname.encode())}
+    # The queue keeps one key per state, not one per job.
+    assert len(queue_keys) == len(DOCUMENTED)
 
 
 @pytest.mark.cluster
@@ -118,7 +119,9 @@ def test_every_script_opens_with_keys_argv_and_returns() -> None:
     files = sorted(p.name for p in lua.iterdir() if p.name.endswith(".lua"))
     assert files == sorted(f"{name}.lua" for name in SCRIPT_NAMES)
     for name in files:
-        header = lua.joinpath(name).read_text().split("\n\n")[0]
+        flags, _, text = lua.joinpath(name).read_text().partition("\n")
+        assert re.fullmatch(r"#!lua( flags=(allow-oom|no-writes))?", flags), (name, flags)
+        header = text.split("\n\n")[0]
         assert header.startswith(f"-- {name[:-4]}:"), name
         for word in ("KEYS", "ARGV", "Returns"):
             assert word in header, (name, word)
@@ -131,7 +134,7 @@ async def test_script_flush_is_recovered(tmp_path: Path) -> None:
         queue = await open_queue(server.url)
         async with queue:
             await queue.enqueue(Note("x"), queue="q")
-            sha = hashlib.sha1(script_source("claim").encode()).hexdigest()
+            sha = script_sha("claim")
             with redis.Redis.from_url(server.url) as client:
                 client.script_flush()
                 assert client.script_exists(sha) == [False]
@@ -149,7 +152,7 @@ async def test_cluster_script_flush_is_recovered(tmp_path: Path) -> None:
     async with redis_cluster_store(tmp_path) as store:
         queue = await store.open()
         await queue.enqueue(Note("x"), queue="flushme")
-        sha = hashlib.sha1(script_source("claim").encode()).hexdigest()
+        sha = script_sha("claim")
         for client in primaries(store.url):
             with client:
                 client.script_flush()

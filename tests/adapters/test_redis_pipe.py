@@ -15,7 +15,8 @@ import redis
 from redis.asyncio import Redis
 
 from kmsg import open_queue
-from kmsg.adapters.redis.pipe import CommandPipe, pack, pack_args
+from kmsg.adapters.redis.pipe import CommandPipe
+from kmsg.adapters.redis.resp import pack, pack_args
 from tests.redis_servers import RedisServer, shared_redis_url
 
 pytestmark = pytest.mark.anyio

@@ -1,7 +1,7 @@
 """Corrupted stored payload bytes: the job is dead-lettered with a decode error, the worker goes on.
 
 The bytes are overwritten behind kmsg's back, where each adapter keeps them: the ``payload``
-column of SQLite's ``jobs`` table, the ``payload`` field of Redis's job hash (see the adapters'
+column of SQLite's ``jobs`` table, the payload field of the job's record in Redis (see the adapters'
 schema and ``keys.py``).
 """
 
@@ -14,12 +14,11 @@ from urllib.parse import urlsplit
 import anyio
 import msgspec
 import pytest
-import redis.asyncio
 
 from kmsg import JobQueue, JobState
-from kmsg.adapters.redis.keys import QueueKeys
 from kmsg.worker import Worker
 from tests.backends import Store
+from tests.redis_tamper import set_payload
 from tests.reliability.worker_main import Work
 
 pytestmark = [pytest.mark.anyio, pytest.mark.reliability]
@@ -39,10 +38,7 @@ async def _corrupt(store: Store, qname: str, job_id: str, data: bytes) -> None:
 
         await anyio.to_thread.run_sync(update)
         return
-    client = redis.asyncio.Redis.from_url(store.url)
-    async with client:
-        key = QueueKeys(store.options["key_prefix"], qname).job(job_id)
-        assert await client.hset(key, "payload", data) == 0  # the field existed: overwritten
+    await set_payload(store.url, store.options["key_prefix"], qname, job_id, data)
 
 
 async def _run_worker(queue: JobQueue, qname: str) -> list[int]:

@@ -20,10 +20,11 @@ _log = logging.getLogger("kmsg.adapters.redis")
 
 
 async def open_url(url: str, **options: object) -> RedisJobQueue:
-    """Open a :class:`RedisJobQueue` on ``url`` and check that the server answers.
+    """Open a :class:`RedisJobQueue` on ``url`` and check that the server answers and is fit.
 
     Raises ``ValidationError`` for a bad URL or option, ``BackendUnavailable`` under an async
-    library other than asyncio or when the server cannot be reached.
+    library other than asyncio, when the server cannot be reached, or when it is older than
+    Redis 7 or may evict keys (see :mod:`kmsg.adapters.redis.server`).
     """
     try:
         asyncio.get_running_loop()
@@ -36,6 +37,7 @@ async def open_url(url: str, **options: object) -> RedisJobQueue:
     queue = RedisJobQueue(settings, settings.client())
     try:
         await queue.check_connection()
+        await queue.check_server()
     except BaseException:
         await queue.aclose()
         raise

@@ -3,7 +3,9 @@
 URLs: ``redis://[user:password@]host:port/db``, ``rediss://...`` (TLS),
 ``redis+cluster://host:port`` and ``rediss+cluster://host:port`` (Redis Cluster; any node works as
 the seed). Options, as keyword arguments or URL query parameters: ``key_prefix`` (default
-``kmsg``), ``max_payload_bytes``, ``socket_timeout`` and ``socket_connect_timeout`` (seconds).
+``kmsg``), ``max_payload_bytes``, ``socket_timeout`` and ``socket_connect_timeout`` (seconds),
+``eviction`` (``refuse``, the default, or ``warn``: what to do about a server whose
+``maxmemory-policy`` may evict keys; see server.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from redis.backoff import ExponentialBackoff
 
 from kmsg.adapters.redis.keys import DEFAULT_PREFIX, check_prefix
 from kmsg.codec import DEFAULT_MAX_PAYLOAD_BYTES
-from kmsg.errors import BackendUnavailable, ValidationError
+from kmsg.errors import BackendFull, BackendUnavailable, ValidationError
 from kmsg.urls import redact_url
 from kmsg.validation import check_seconds
 
@@ -34,7 +36,14 @@ _SCHEMES: Final = {
     "redis+cluster": ("redis", True),
     "rediss+cluster": ("rediss", True),
 }
-_OPTIONS: Final = ("key_prefix", "max_payload_bytes", "socket_timeout", "socket_connect_timeout")
+_OPTIONS: Final = (
+    "key_prefix",
+    "max_payload_bytes",
+    "socket_timeout",
+    "socket_connect_timeout",
+    "eviction",
+)
+_EVICTION: Final = ("refuse", "warn")
 # Connection-level failures; a command whose reply was lost is retried (by redis-py on a cluster,
 # by the CommandPipe on plain Redis), which the scripts make safe (enqueue is keyed by job id,
 # complete by token).
@@ -64,6 +73,7 @@ class RedisSettings:
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     socket_timeout: float = 5.0
     socket_connect_timeout: float = 5.0
+    eviction: str = "refuse"
 
     @property
     def redacted_url(self) -> str:
@@ -131,14 +141,27 @@ def parse_settings(url: str, options: Mapping[str, object]) -> RedisSettings:
         socket_connect_timeout=_number(
             "socket_connect_timeout", merged.get("socket_connect_timeout", 5.0)
         ),
+        eviction=_eviction(merged.get("eviction", "refuse")),
     )
 
 
+def _eviction(value: object) -> str:
+    if value not in _EVICTION:
+        raise ValidationError(f"eviction must be one of {list(_EVICTION)}, not {value!r}")
+    return str(value)
+
+
 def translate_error(settings: RedisSettings, exc: Exception) -> Exception:
-    """The kmsg error for a redis-py failure: ``BackendUnavailable`` for connection failures and
-    ACL refusals (password never shown); any other error is returned as it is."""
-    if isinstance(exc, _UNAVAILABLE):
-        error: Exception = BackendUnavailable(
+    """The kmsg error for a redis-py failure: ``BackendFull`` for ``OOM``, ``BackendUnavailable``
+    for connection failures and ACL refusals (password never shown); any other error is returned
+    as it is."""
+    if isinstance(exc, redis_errors.OutOfMemoryError):
+        error: Exception = BackendFull(
+            f"Redis at {settings.redacted_url} is out of memory (used memory > maxmemory):"
+            " nothing was written; drain or clean up queues, or raise maxmemory"
+        )
+    elif isinstance(exc, _UNAVAILABLE):
+        error = BackendUnavailable(
             f"Redis at {settings.redacted_url} is unavailable: {type(exc).__name__}: {exc}"
         )
     elif isinstance(exc, redis_errors.ResponseError) and any(

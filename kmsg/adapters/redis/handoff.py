@@ -25,8 +25,8 @@ from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
 
 from kmsg.adapters.redis.keys import QueueKeys
-from kmsg.adapters.redis.mapping import job_from_flat, unpack_fields
-from kmsg.adapters.redis.pipe import pack
+from kmsg.adapters.redis.records import claimed_pairs, job_from_record
+from kmsg.adapters.redis.resp import pack
 from kmsg.models import ClaimedJob
 from kmsg.validation import MAX_LEASE, check_lease, check_limit, check_seconds
 
@@ -129,12 +129,12 @@ class Handoff:
         base = secrets.token_urlsafe(16)
         args: list[Any] = [limit, lease_arg, base]
         if wait <= 0:
-            return _claimed(await self._run("claim", queue, args), base)
+            return _claimed(await self._run("claim", queue, args), base, queue)
         args.append(repr(max(min(wait, self._blocker.max_block), _MIN_BLOCK)))
         with anyio.CancelScope(shield=True):
             reply = await self._run("claim", queue, args)
         if not isinstance(reply, int):
-            return _claimed(reply, base)
+            return _claimed(reply, base, queue)
         return await self._wait(queue, f"{base} {lease_arg}", base, reply / 1000)
 
     async def _wait(self, queue: str, entry: str, base: str, seconds: float) -> list[ClaimedJob]:
@@ -151,16 +151,20 @@ class Handoff:
         else:
             held = [packed] if packed else []
         token = f"{base}.1"
-        return [ClaimedJob(job=job_from_flat(unpack_fields(p)), token=token) for p in held]
+        jobs = [pushed.partition(b" ") for pushed in held]
+        return [
+            ClaimedJob(job=job_from_record(job_id.decode(), queue, blob), token=token)
+            for job_id, _, blob in jobs
+        ]
 
     async def aclose(self) -> None:
         """Close the blocking connections."""
         await self._blocker.aclose()
 
 
-def _claimed(reply: Sequence[Sequence[bytes]], base: str) -> list[ClaimedJob]:
+def _claimed(reply: Sequence[bytes], base: str, queue: str) -> list[ClaimedJob]:
     """claim.lua's reply as claimed jobs: the job in slot i holds token ``base.i``."""
     return [
-        ClaimedJob(job=job_from_flat(flat), token=f"{base}.{slot}")
-        for slot, flat in enumerate(reply, start=1)
+        ClaimedJob(job=job_from_record(job_id, queue, blob), token=f"{base}.{slot}")
+        for slot, (job_id, blob) in enumerate(claimed_pairs(reply), start=1)
     ]

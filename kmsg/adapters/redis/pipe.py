@@ -19,14 +19,16 @@ re-sent claim only leases jobs that then come back when their leases end).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any, Final
 
 from redis import exceptions as redis_errors
 from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
 
-__all__ = ["CommandPipe", "pack", "pack_args"]
+from kmsg.adapters.redis.resp import pack
+
+__all__ = ["CommandPipe"]
 
 _RETRYABLE: Final = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
 _BACKOFF_BASE: Final = 0.05
@@ -37,12 +39,22 @@ _Call = tuple[bytes, "asyncio.Future[Any]"]
 
 class CommandPipe:
     """Runs commands on one connection of its own (made with ``pool``'s settings), pipelining
-    concurrent callers; ``timeout`` bounds each round (write and reads), in seconds."""
+    concurrent callers; ``timeout`` bounds each round (write and reads), in seconds;
+    ``on_reconnect`` is called each time a lost connection has been made again."""
 
-    def __init__(self, pool: ConnectionPool, *, timeout: float, retries: int = 3) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        timeout: float,
+        retries: int = 3,
+        on_reconnect: Callable[[], None] = lambda: None,
+    ) -> None:
         self._pool = pool
         self._timeout = timeout
         self._retries = retries
+        self._on_reconnect = on_reconnect
+        self._connected_before = False
         self._connection: AbstractConnection | None = None
         self._queued: list[_Call] = []
         self._driver: asyncio.Task[None] | None = None
@@ -123,6 +135,9 @@ class CommandPipe:
             connection.socket_timeout = None  # each round's own timeout covers its reads
             self._connection = connection
             await connection.connect()
+            if self._connected_before:
+                self._on_reconnect()
+            self._connected_before = True
         return connection
 
     async def _round(self, batch: list[_Call]) -> None:
@@ -162,40 +177,6 @@ class CommandPipe:
         _fail(self._queued, redis_errors.ConnectionError("the queue is closed"))
         self._queued = []
         await self._drop_connection()
-
-
-def pack(command: Sequence[Any]) -> bytes:
-    """One command in RESP: an array of bulk strings (see :func:`pack_args`)."""
-    return b"*%d\r\n" % len(command) + pack_args(command)
-
-
-def pack_args(args: Sequence[Any]) -> bytes:
-    """Arguments as RESP bulk strings: bytes as they are, str as UTF-8, numbers as their repr."""
-    out = bytearray()
-    for arg in args:
-        kind = type(arg)
-        if kind is str:
-            data = arg.encode()
-        elif kind is bytes:
-            data = arg
-        elif kind is float or kind is int:
-            data = repr(arg).encode()
-        else:
-            data = _encode_other(arg)
-        out += b"$%d\r\n%b\r\n" % (len(data), data)
-    return bytes(out)
-
-
-def _encode_other(arg: object) -> bytes:
-    if isinstance(arg, bool) or not isinstance(arg, str | bytes | int | float):
-        raise TypeError(f"cannot send a {type(arg).__name__} to Redis")
-    if isinstance(arg, str):  # a str subclass such as a StrEnum member: its value
-        return str.encode(arg)
-    if isinstance(arg, bytes):
-        return bytes(arg)
-    if isinstance(arg, int):
-        return int.__repr__(arg).encode()
-    return float.__repr__(arg).encode()
 
 
 def _fail(batch: list[_Call], exc: BaseException) -> None:

@@ -1,34 +1,38 @@
-"""RedisJobQueue: the JobQueue contract on Redis / Redis Cluster, one Lua script per call.
+"""RedisJobQueue: the JobQueue contract on Redis / Redis Cluster, one Lua script per step.
 
-Key layout: :mod:`kmsg.adapters.redis.keys`. Scripts: ``lua/*.lua`` (each opens with its KEYS, ARGV
-and return codes). Times come from the server's ``TIME`` inside the scripts, never from this host.
+Key layout: :mod:`kmsg.adapters.redis.keys`. Scripts: ``lua/*.lua`` (each opens with its flags,
+KEYS, ARGV and return codes). Times come from the server's ``TIME`` inside the scripts, never
+from this host. What is checked about the server (version, eviction policy, lost data):
+:mod:`kmsg.adapters.redis.server`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 import anyio
 
-from kmsg.adapters.base import QueueBase, chunks
+from kmsg.adapters.base import QueueBase, batch_steps, chunks, write_in_steps
 from kmsg.adapters.redis.connection import RedisSettings, backend_errors, translate_error
 from kmsg.adapters.redis.deadletters import DeadLetters
 from kmsg.adapters.redis.handoff import ClusterBlocker, Handoff, PoolBlocker
-from kmsg.adapters.redis.keys import QueueKeys, queues_key
-from kmsg.adapters.redis.mapping import (
-    decode_cursor,
-    encode_cursor,
-    import_fields,
-    job_from_flat,
-    new_job_args,
-)
+from kmsg.adapters.redis.keys import QueueKeys, marker_key, meta_pattern, queue_of
 from kmsg.adapters.redis.notify import Notifier
 from kmsg.adapters.redis.pipe import CommandPipe
-from kmsg.adapters.redis.scripts import ScriptRunner, ScriptTarget
+from kmsg.adapters.redis.records import (
+    decode_cursor,
+    encode_cursor,
+    import_args,
+    job_from_record,
+    new_job_args,
+)
+from kmsg.adapters.redis.runner import ScriptRunner
+from kmsg.adapters.redis.scripts import ScriptTarget
+from kmsg.adapters.redis.server import MarkerWatch, check_server, parse_info
 from kmsg.codec import PayloadCodec
-from kmsg.errors import JobNotFound, LeaseLost, ValidationError
+from kmsg.errors import BackendUnavailable, JobNotFound, LeaseLost, ValidationError
 from kmsg.models import (
     ClaimedJob,
     Job,
@@ -41,6 +45,8 @@ from kmsg.models import (
 from kmsg.queue import Capabilities
 from kmsg.validation import (
     MAX_LEASE,
+    STEP_BYTES,
+    STEP_JOBS,
     NewJob,
     PreparedJob,
     check_batch,
@@ -75,22 +81,31 @@ _LOST_REASONS: Final = {
 }
 _KEY_CACHE: Final = 4096
 _TERMINAL: Final = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
+_MAX_STEPS: Final = 10_000_000
+"""A bound on the steps of one bulk call (each step moves up to STEP_JOBS jobs out of reach)."""
+_SCAN_COUNT: Final = 1000
 
 
 class RedisJobQueue(QueueBase):
     """A :class:`kmsg.JobQueue` on Redis; open it with :func:`kmsg.open_queue` (``redis://``).
 
-    Beyond the contract: :meth:`check_connection` and ``dead_letters``. The underscored helpers
-    (``_run``, ``_command``, ``_keys``, ...) serve the sibling modules of this package only.
+    Beyond the contract: :meth:`check_connection`, :meth:`check_server`, ``dead_letters`` and
+    :attr:`data_losses`. The underscored helpers (``_run``, ``_command``, ``_keys``, ...) serve
+    the sibling modules of this package only.
     """
 
     def __init__(self, settings: RedisSettings, client: Any) -> None:
         self._settings = settings
         self._client = client
+        self._marker = MarkerWatch(marker_key(settings.key_prefix), settings.redacted_url)
         self._pipe = (
             None
             if settings.cluster
-            else CommandPipe(client.connection_pool, timeout=settings.socket_timeout)
+            else CommandPipe(
+                client.connection_pool,
+                timeout=settings.socket_timeout,
+                on_reconnect=self._marker_recheck,
+            )
         )
         self._scripts = ScriptRunner(client, self._pipe)
         timeout = settings.socket_timeout
@@ -104,7 +119,7 @@ class RedisJobQueue(QueueBase):
         self._targets: dict[str, ScriptTarget] = {}
         self._notifier = Notifier(client)
         self._codec = PayloadCodec(max_bytes=settings.max_payload_bytes)
-        self._known_queues: set[str] = set()
+        self._checking = False
         self._closed = False
         self.dead_letters = DeadLetters(self)
 
@@ -117,6 +132,11 @@ class RedisJobQueue(QueueBase):
     def capabilities(self) -> Capabilities:
         """What this adapter supports."""
         return CAPABILITIES
+
+    @property
+    def data_losses(self) -> int:
+        """How often the server was found to have lost its data since this adapter opened."""
+        return self._marker.data_losses
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -133,55 +153,78 @@ class RedisJobQueue(QueueBase):
             found = self._targets[queue] = ScriptTarget(self._keys(queue))
         return found
 
+    def _marker_recheck(self) -> None:
+        self._marker.recheck = True
+
     async def _run(self, name: str, queue: str, args: Sequence[Any] = ()) -> Any:
-        """Run script ``name`` on ``queue``; connection failures raise ``BackendUnavailable``."""
+        """Run script ``name`` on ``queue``; failures become kmsg errors (connection.py)."""
         target = self._target(queue)
+        if self._marker.due() and not self._checking:
+            await self._check_marker()
         try:
             return await self._scripts.run(name, target, args)
         except Exception as exc:
             error = translate_error(self._settings, exc)
             if error is exc:
                 raise
+            if type(error) is BackendUnavailable:
+                self._marker.recheck = True
             raise error from exc
 
-    async def _command(self, *args: Any) -> Any:
-        """Run one plain Redis command (reads outside the scripts)."""
+    async def _command(self, *args: Any, **options: Any) -> Any:
+        """Run one plain Redis command (reads and checks outside the scripts)."""
         with backend_errors(self._settings):
-            return await self._client.execute_command(*args)
+            return await self._client.execute_command(*args, **options)
 
-    async def _note_queue(self, queue: str) -> None:
-        """Add ``queue`` to the global set of queue names (once per queue per adapter)."""
-        if queue not in self._known_queues:
-            await self._command("SADD", queues_key(self._settings.key_prefix), queue)
-            self._known_queues.add(queue)
+    async def _each_primary(self, *args: Any) -> list[Any]:
+        """Run one command on every primary (the one server, or each Cluster primary)."""
+        if not self._settings.cluster:
+            return [await self._command(*args)]
+        return [
+            await self._command(*args, target_nodes=node) for node in self._client.get_primaries()
+        ]
+
+    async def _check_marker(self) -> None:
+        """Check the marker; a failure is left to the call that follows (and checked later)."""
+        self._checking = True
+        try:
+            await self._marker.check(self._command)
+        except BackendUnavailable as exc:
+            self._marker.recheck = True
+            _log.debug("could not check the marker of %s: %s", self._settings.redacted_url, exc)
+        finally:
+            self._checking = False
 
     async def check_connection(self) -> None:
         """Ping the server; ``BackendUnavailable`` if it does not answer."""
         await self._command("PING")
 
+    async def check_server(self) -> None:
+        """Refuse an old or evicting server (see :mod:`kmsg.adapters.redis.server`)."""
+        try:
+            infos = [parse_info(reply) for reply in await self._each_primary("INFO", "all")]
+        except BackendUnavailable as exc:
+            _log.warning("cannot read INFO to check the server's settings: %s", exc)
+            return
+        check_server(infos, self._settings.redacted_url, eviction=self._settings.eviction)
+        await self._check_marker()
+
     # --- producing -----------------------------------------------------------------------------
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
-        """Store a batch; one atomic script call per queue named in it."""
+        """Store a batch, one atomic script call per step (see the contract's docstring)."""
         check_batch(len(jobs))
         prepared = [prepare_job(job, self._codec) for job in jobs]
-        by_queue: dict[str, list[int]] = {}
-        for index, job in enumerate(prepared):
-            by_queue.setdefault(job.queue, []).append(index)
-        ids = [job.id for job in prepared]
-        for queue, indexes in by_queue.items():
-            await self._note_queue(queue)
-            written = await self._enqueue_batch(queue, [prepared[i] for i in indexes])
-            for index, job_id in zip(indexes, written, strict=True):
-                ids[index] = job_id
-        return ids
+        return await write_in_steps(
+            prepared, batch_steps(prepared, per_queue=True), self._enqueue_step
+        )
 
-    async def _enqueue_batch(self, queue: str, jobs: list[PreparedJob]) -> list[str]:
-        args: list[Any] = [queue, len(jobs)]
+    async def _enqueue_step(self, jobs: list[PreparedJob]) -> list[str]:
+        args: list[Any] = [len(jobs)]
         for job in jobs:
             args += new_job_args(job)
-        reply = await self._run("enqueue", queue, args)
-        return [job_id.decode() for job_id in reply]
+        reply = await self._run("enqueue", jobs[0].queue, args)
+        return [job_id.decode() for job_id in reply[::2]]
 
     # --- consuming -----------------------------------------------------------------------------
 
@@ -223,24 +266,28 @@ class RedisJobQueue(QueueBase):
         if code != b"ok":
             raise self._lost(lease, code)
 
-    async def complete_many(self, completions: Sequence[tuple[Lease, bytes | None]]) -> list[bool]:
-        """Complete a batch of held jobs, one script per queue (see the contract's docstring)."""
-        check_batch(len(completions))
+    def _steps_by_queue(self, leases: Sequence[Lease]) -> list[tuple[str, Sequence[int]]]:
+        """The leases' indexes grouped by queue and cut into steps (names validated here)."""
         by_queue: dict[str, list[int]] = {}
-        args: list[Any] = []
-        for index, (lease, result) in enumerate(completions):
+        for index, lease in enumerate(leases):
             check_lease_arg(lease)
-            checked = check_result(result)
-            self._target(lease.queue)  # validates the name before anything is written
+            self._target(lease.queue)
             by_queue.setdefault(lease.queue, []).append(index)
-            args += (lease.job_id, lease.token, "0" if checked is None else "1", checked or b"")
+        return [(queue, step) for queue, indexes in by_queue.items() for step in chunks(indexes)]
+
+    async def complete_many(self, completions: Sequence[tuple[Lease, bytes | None]]) -> list[bool]:
+        """Complete a batch of held jobs, one script per queue and step (see the contract)."""
+        check_batch(len(completions))
+        results = [check_result(result) for _, result in completions]
+        steps = self._steps_by_queue([lease for lease, _ in completions])
         done = [False] * len(completions)
-        for queue, indexes in by_queue.items():
-            queue_args: list[Any] = []
-            for index in indexes:
-                queue_args += args[4 * index : 4 * index + 4]
-            codes = await self._run("complete_many", queue, queue_args)
-            for index, code in zip(indexes, codes, strict=True):
+        for queue, step in steps:
+            args: list[Any] = []
+            for index in step:
+                lease, result = completions[index][0], results[index]
+                args += (lease.job_id, lease.token, "0" if result is None else "1", result or b"")
+            codes = await self._run("complete_many", queue, args)
+            for index, code in zip(step, codes, strict=True):
                 done[index] = code == b"ok"
         return done
 
@@ -272,9 +319,9 @@ class RedisJobQueue(QueueBase):
     async def extend(self, lease: Lease, duration: float) -> float:
         """Heartbeat (see :meth:`kmsg.JobQueue.extend`); return the new deadline."""
         reply = await self._fenced("extend", lease, [check_lease(duration)])
-        if reply[0] != b"ok":
-            raise self._lost(lease, reply[0])
-        return float(reply[1])
+        if reply in _LOST_REASONS:
+            raise self._lost(lease, reply)
+        return float(reply)
 
     async def extend_many(
         self, leases: Sequence[Lease], duration: float
@@ -282,22 +329,15 @@ class RedisJobQueue(QueueBase):
         """Heartbeat a batch, one script per queue and step (see the contract's docstring)."""
         check_batch(len(leases))
         seconds = check_lease(duration)
-        by_queue: dict[str, list[int]] = {}
-        for index, lease in enumerate(leases):
-            check_lease_arg(lease)
-            self._target(lease.queue)  # validates the name before anything is written
-            by_queue.setdefault(lease.queue, []).append(index)
         outcomes: list[float | LeaseLost] = [0.0] * len(leases)
-        for queue, indexes in by_queue.items():
-            for step in chunks(indexes):
-                args: list[Any] = [seconds]
-                for index in step:
-                    args += (leases[index].job_id, leases[index].token)
-                replies = await self._run("extend_many", queue, args)
-                for index, reply in zip(step, replies, strict=True):
-                    code = bytes(reply)
-                    lost = code in _LOST_REASONS
-                    outcomes[index] = self._lost(leases[index], code) if lost else float(code)
+        for queue, step in self._steps_by_queue(leases):
+            args: list[Any] = [seconds]
+            for index in step:
+                args += (leases[index].job_id, leases[index].token)
+            replies = await self._run("extend_many", queue, args)
+            for index, reply in zip(step, replies, strict=True):
+                lost = reply in _LOST_REASONS
+                outcomes[index] = self._lost(leases[index], reply) if lost else float(reply)
         return outcomes
 
     async def release(self, lease: Lease) -> None:
@@ -326,10 +366,11 @@ class RedisJobQueue(QueueBase):
 
     async def get(self, queue: str, job_id: str) -> Job:
         """The job's current snapshot; ``JobNotFound`` if there is none."""
-        flat = await self._command("HGETALL", self._keys(queue).job(check_name("job id", job_id)))
-        if not flat:
+        keys = self._keys(queue)
+        blob = await self._command("HGET", keys.jobs, check_name("job id", job_id))
+        if blob is None:
             raise JobNotFound(queue, job_id)
-        return job_from_flat(_flatten(flat))
+        return job_from_record(job_id, queue, blob)
 
     async def peek(self, queue: str, *, limit: int = 1) -> list[Job]:
         """Up to ``limit`` pending jobs in claim order."""
@@ -339,7 +380,7 @@ class RedisJobQueue(QueueBase):
         """Counts per state, oldest pending age and settings, read in one script."""
         reply = await self._run("stats", queue)
         counts = [int(count) for count in reply[:6]]
-        age, paused, rate_max, rate_per = reply[6:10]
+        age, paused, rate_max, rate_per, missing = reply[6:11]
         rate = RateLimit(max_jobs=int(rate_max), per_seconds=float(rate_per)) if rate_max else None
         return QueueStats(
             queue=queue,
@@ -352,32 +393,87 @@ class RedisJobQueue(QueueBase):
             oldest_pending_age=float(age) if age else None,
             paused=paused == b"1",
             rate_limit=rate,
+            missing_records=int(missing),
         )
 
     async def queues(self) -> list[str]:
-        """Names of the queues that have held jobs or settings, sorted."""
-        members = await self._command("SMEMBERS", queues_key(self._settings.key_prefix))
-        return sorted(member.decode() for member in members)
+        """Names of the queues that have held jobs or settings, sorted (a ``SCAN`` of each
+        primary for the queues' meta keys, so it is right for every client after a restart)."""
+        prefix = self._settings.key_prefix
+        pattern = meta_pattern(prefix)
+        names: set[str] = set()
+        for node in self._client.get_primaries() if self._settings.cluster else [None]:
+            options = {} if node is None else {"target_nodes": node}
+            cursor: Any = 0
+            for _ in range(_MAX_STEPS):
+                reply = await self._command(
+                    "SCAN", cursor, "MATCH", pattern, "COUNT", _SCAN_COUNT, **options
+                )
+                cursor, keys = reply
+                if isinstance(cursor, dict):  # a Cluster client keys the cursor by node
+                    (cursor,) = cursor.values()
+                for key in keys:
+                    name = queue_of(prefix, key.decode() if isinstance(key, bytes) else key)
+                    if name is not None:
+                        names.add(name)
+                if int(cursor) == 0:
+                    break
+        return sorted(names)
 
     async def list_jobs(
         self, queue: str, state: JobState, *, limit: int = 100, cursor: str | None = None
     ) -> JobPage:
-        """One page of the jobs in ``state`` (see :meth:`kmsg.JobQueue.list_jobs`)."""
+        """One page of the jobs in ``state`` (see :meth:`kmsg.JobQueue.list_jobs`), read in steps
+        of at most ``STEP_JOBS`` jobs."""
         (state,) = check_states([state], allowed=JobState)
         check_limit(limit)
-        score, after = ("", "") if cursor is None else decode_cursor(cursor, state)
-        reply = await self._run("list", queue, [state.value, limit, score, after])
-        rows = [reply[i : i + 3] for i in range(1, len(reply), 3)]
-        jobs = tuple(job_from_flat(flat) for _, _, flat in rows)
+        if cursor is not None and not isinstance(cursor, str):
+            raise ValidationError("cursor must be a string from a previous page")
+        position = ("", "") if cursor is None else decode_cursor(cursor, state)
+        jobs: list[Job] = []
+        more = True
+        for _ in range(limit // STEP_JOBS + 4):  # a few more steps for entries found missing
+            want = min(limit - len(jobs), STEP_JOBS)
+            reply = await self._run("list", queue, [state.value, want, *position])
+            more = reply[0] == 1
+            if reply[1]:
+                position = (reply[1].decode(), reply[2].decode())
+            jobs += [
+                job_from_record(reply[i].decode(), queue, reply[i + 1])
+                for i in range(3, len(reply), 2)
+            ]
+            if not more or len(jobs) >= limit:
+                break
         next_cursor = None
-        if reply[0] == 1 and rows:
-            next_cursor = encode_cursor(state, rows[-1][1], rows[-1][0])
-        return JobPage(jobs=jobs, next_cursor=next_cursor)
+        if more and position[0]:
+            next_cursor = encode_cursor(state, position[0].encode(), position[1].encode())
+        return JobPage(jobs=tuple(jobs), next_cursor=next_cursor)
 
     async def _jobs_by_id(self, queue: str, job_ids: Sequence[str]) -> list[Job]:
-        """The jobs of ``queue`` with these ids that exist, in one script call."""
-        reply = await self._run("jobs", queue, list(job_ids))
-        return [job_from_flat(flat) for flat in reply if flat]
+        """The jobs of ``queue`` with these ids that exist, one script call per step."""
+        found: list[Job] = []
+        for step in chunks(job_ids):
+            blobs = await self._run("jobs", queue, list(step))
+            found += [
+                job_from_record(job_id, queue, blob)
+                for job_id, blob in zip(step, blobs, strict=True)
+                if blob is not None
+            ]
+        return found
+
+    async def _repeat(self, name: str, queue: str, args: Callable[[str], list[Any]]) -> int:
+        """Run a bounded-step script until it says nothing more is left; return the total.
+
+        The script gets ``args(cutoff)``, '' the first time, and answers ``{count, cutoff,
+        more}``; the cut-off it fixed on the first step is passed to every later step."""
+        total, cutoff = 0, ""
+        for _ in range(_MAX_STEPS):
+            count, fixed, more = await self._run(name, queue, args(cutoff))
+            total += int(count)
+            cutoff = fixed.decode()
+            if not more:
+                break
+        return total
 
     # --- dead letters --------------------------------------------------------------------------
 
@@ -415,18 +511,17 @@ class RedisJobQueue(QueueBase):
         return bool(await self._run("remove", queue, [check_name("job id", job_id)]))
 
     async def clear(self, queue: str) -> int:
-        """Delete every job of the queue (settings kept); return how many."""
+        """Delete every job of the queue (settings kept) in O(1); return how many."""
         return int(await self._run("clear", queue))
 
     async def cleanup(self, queue: str, states: Iterable[JobState], older_than: float) -> int:
-        """Delete terminal jobs in ``states`` that ended more than ``older_than`` seconds ago."""
-        chosen = check_states(states, allowed=_TERMINAL)
+        """Delete terminal jobs in ``states`` that ended ``older_than`` seconds ago, in steps."""
+        chosen = sorted(check_states(states, allowed=_TERMINAL))
         seconds = check_seconds("older_than", older_than)
-        return int(await self._run("cleanup", queue, [seconds, *sorted(chosen)]))
+        return await self._repeat("cleanup", queue, lambda cutoff: [cutoff, seconds, *chosen])
 
     async def pause(self, queue: str) -> None:
         """Stop claim from handing out jobs of the queue."""
-        await self._note_queue(check_name("queue", queue))
         await self._run("pause", queue, ["1"])
 
     async def resume(self, queue: str) -> None:
@@ -439,32 +534,39 @@ class RedisJobQueue(QueueBase):
         """Token bucket of ``max_jobs`` per ``per_seconds``, enforced inside claim."""
         check_name("queue", queue)
         limit, period = check_rate_limit(max_jobs, per_seconds)
-        if limit is None:
-            await self._run("rate_limit", queue, ["", ""])
-            return
-        await self._note_queue(queue)
-        await self._run("rate_limit", queue, [limit, period])
+        await self._run("rate_limit", queue, ["", ""] if limit is None else [limit, period])
 
     async def import_jobs(self, jobs: Sequence[Job]) -> int:
-        """Write snapshots as they are; existing ids are skipped. One script per queue."""
+        """Write snapshots as they are; existing ids are skipped. One script per step."""
         check_batch(len(jobs))
         by_queue: dict[str, list[Job]] = {}
         for job in jobs:
             if not isinstance(job, Job):
                 raise ValidationError(f"expected a kmsg.Job, not {type(job).__name__}")
             check_name("job id", job.id)
+            check_name("task", job.task)
             by_queue.setdefault(check_name("queue", job.queue), []).append(job)
-        return sum(
-            [await self._write_snapshots(q, batch, "import") for q, batch in by_queue.items()]
-        )
+        written = 0
+        for queue, batch in by_queue.items():
+            written += await self._write_snapshots(queue, batch, "import")
+        return written
 
     async def _write_snapshots(self, queue: str, jobs: Sequence[Job], mode: str) -> int:
-        """Run import.lua on ``queue`` (``mode`` 'import' or 'retry'); return how many were new."""
-        await self._note_queue(queue)
-        args: list[Any] = [mode, len(jobs)]
-        for job in jobs:
-            args += import_fields(job, queue)
-        return int(await self._run("import", queue, args))
+        """Run import.lua on ``queue`` in steps (``mode`` 'import' or 'retry'); return how many
+        were new."""
+        written = 0
+        step: list[Any] = []
+        size = count = 0
+        for job in [*jobs, None]:
+            full = count >= STEP_JOBS or (job is not None and size + len(job.payload) > STEP_BYTES)
+            if count and (job is None or full):
+                written += int(await self._run("import", queue, [mode, count, *step]))
+                step, size, count = [], 0, 0
+            if job is not None:
+                step += import_args(job)
+                size += len(job.payload)
+                count += 1
+        return written
 
     async def aclose(self) -> None:
         """Close the pub/sub reader and the connection pool. Idempotent."""
@@ -476,10 +578,3 @@ class RedisJobQueue(QueueBase):
         if self._pipe is not None:
             await self._pipe.aclose()
         await self._client.aclose()
-
-
-def _flatten(reply: Any) -> list[bytes]:
-    """HGETALL through execute_command is a dict with some parsers: make it flat."""
-    if isinstance(reply, dict):
-        return [item for pair in reply.items() for item in pair]
-    return list(reply)

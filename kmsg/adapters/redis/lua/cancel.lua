@@ -1,14 +1,17 @@
+#!lua flags=allow-oom
 -- cancel: pending/delayed -> cancelled; processing -> cancel_requested; terminal unchanged.
--- KEYS, ARGV[1..2]: see includes/common.lua.
--- ARGV[3] job id
+-- KEYS, ARGV[1]: see includes/common.lua.
+-- ARGV[2] job id
 -- Returns: the job's state afterwards, or 'gone' (no such job).
-local id = ARGV[3]
-local jk = job_key(id)
-local state = redis.call('HGET', jk, 'state')
-if not state then return 'gone' end
-if state == 'pending' or state == 'delayed' then
-  finish(id, jk, state, 'cancelled', now_s())
+local id = ARGV[2]
+local job = load(id)
+if not job then return 'gone' end
+if job.state == 'pending' or job.state == 'delayed' then
+  finish(id, job, 'cancelled', now_s())
   return 'cancelled'
 end
-if state == 'processing' then redis.call('HSET', jk, 'cancel_requested', '1') end
-return state
+if job.state == 'processing' and not job.cancel_requested then
+  job.cancel_requested = true
+  store(id, job)
+end
+return job.state

@@ -1,50 +1,60 @@
--- claim: reclaim expired leases, promote due delayed jobs, then lease the best pending jobs.
--- KEYS, ARGV[1..2]: see includes/common.lua.
--- ARGV[3]  limit (jobs wanted)
--- ARGV[4]  lease seconds ('' = each job's own lease)
--- ARGV[5]  a fresh random token base (made by the client for this call); the job in slot i
+#!lua flags=allow-oom
+-- claim: end expired leases, promote due delayed jobs, then lease the best pending jobs.
+-- Runs under maxmemory (allow-oom): a fleet must be able to drain the queue that fills it.
+-- KEYS, ARGV[1]: see includes/common.lua.
+-- ARGV[2]  limit (jobs wanted)
+-- ARGV[3]  lease seconds ('' = each job's own lease)
+-- ARGV[4]  a fresh random token base (made by the client for this call); the job in slot i
 --          gets lease token base .. '.' .. i, so every lease of every call is distinct
--- ARGV[6]  optional: seconds to wait for a handoff ('' or absent = do not wait): when nothing
---          is claimed, register '<ARGV[5]> <ARGV[4]>' in K.waiters until the first of that time,
+-- ARGV[5]  optional: seconds to wait for a handoff ('' or absent = do not wait): when nothing
+--          is claimed, register '<ARGV[4]> <ARGV[3]>' in K.waiters until the first of that time,
 --          the next delayed job, the next lease end or (rate-limited) the next token
--- Returns: an array of claimed jobs, each a flat HGETALL field/value array; empty when the
---          queue is paused, rate-limited or has nothing due. With ARGV[6] and nothing
+-- Returns: id1, record1, id2, record2, ... for the claimed jobs (records as stored); empty when
+--          the queue is paused, rate-limited or has nothing due. With ARGV[5] and nothing
 --          claimed: the registration's length in ms (an integer) instead.
-local RECLAIM_BATCH = 100
-local PROMOTE_BATCH = 1000
+-- Work per call is bounded: at most RECLAIM leases ended, STEP_JOBS jobs promoted (and about
+-- STEP_BYTES of records rewritten), and `limit` jobs claimed.
+local RECLAIM = 100
 local now = now_s()
 local now_ms = now * 1000
 
-local expired = redis.call('ZRANGE', K.processing, '-inf', now_ms, 'BYSCORE', 'LIMIT', 0,
-  RECLAIM_BATCH)
-for _, id in ipairs(expired) do
-  local jk = job_key(id)
-  if redis.call('HGET', jk, 'cancel_requested') == '1' then
-    finish(id, jk, 'processing', 'cancelled', now)
+for _, m in ipairs(redis.call('ZRANGE', K.processing, '-inf', now_ms, 'BYSCORE', 'LIMIT', 0,
+    RECLAIM)) do
+  local id = id_of(m)
+  local job = load(id)
+  if not job then
+    lost_record(K.processing, m)
+  elseif job.cancel_requested then
+    finish(id, job, 'cancelled', now)
   else
-    add_error(jk, now, 'LeaseExpired', 'the lease ended before the job was acknowledged')
-    after_failure(id, jk, now, nil, true)
+    add_error(job, now, 'LeaseExpired', 'the lease ended before the job was acknowledged')
+    after_failure(id, job, now, nil, true)
   end
 end
 
-local due = redis.call('ZRANGE', K.delayed, '-inf', now_ms, 'BYSCORE', 'LIMIT', 0,
-  PROMOTE_BATCH)
-for _, id in ipairs(due) do
-  local jk = job_key(id)
-  redis.call('ZREM', K.delayed, id)
-  place(id, jk, 'pending', tonumber(redis.call('HGET', jk, 'run_at')))
+local rewritten = 0
+for _, m in ipairs(redis.call('ZRANGE', K.delayed, '-inf', now_ms, 'BYSCORE', 'LIMIT', 0,
+    STEP_JOBS)) do
+  if rewritten > STEP_BYTES then break end
+  local id = id_of(m)
+  local job, size = load(id)
+  if job then
+    move(id, job, 'pending')
+    rewritten = rewritten + size
+  else
+    lost_record(K.delayed, m)
+  end
 end
 
-local meta = redis.call('HMGET', K.meta, 'paused', 'rate_max', 'rate_per', 'rate_tokens',
-  'rate_at')
-local take = tonumber(ARGV[3])
+local meta = read_meta()
+local take = tonumber(ARGV[2])
 local tokens = bucket(meta, now)
 if meta[1] == '1' then take = 0 end
 if tokens then take = math.min(take, math.floor(tokens)) end
 
 -- Nothing claimed: register for a handoff until the clock alone may make work claimable.
 local function register()
-  local wait = tonumber(ARGV[6]) * 1000
+  local wait = tonumber(ARGV[5]) * 1000
   for _, key in ipairs({K.delayed, K.processing}) do
     local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     if first[2] then wait = math.min(wait, tonumber(first[2]) - now_ms) end
@@ -54,26 +64,35 @@ local function register()
   end
   wait = math.max(math.ceil(wait), 1)
   redis.call('ZREMRANGEBYSCORE', K.waiters, '-inf', '(' .. now_ms)
-  redis.call('ZADD', K.waiters, now_ms + wait, ARGV[5] .. ' ' .. ARGV[4])
+  redis.call('ZADD', K.waiters, now_ms + wait, ARGV[4] .. ' ' .. ARGV[3])
   return wait
 end
 
-local claimed = {}
-if take >= 1 then
-  local ids = redis.call('ZRANGE', K.pending, 0, take - 1)
-  for i, id in ipairs(ids) do
-    local jk = job_key(id)
-    unindex(id, 'pending')
-    redis.call('HINCRBY', jk, 'attempts', 1)
-    local lease = tonumber(ARGV[4]) or tonumber(redis.call('HGET', jk, 'lease'))
-    local lease_until = now + lease
-    redis.call('HSET', jk, 'lease_until', lease_until, 'token', ARGV[5] .. '.' .. i)
-    place(id, jk, 'processing', lease_until)
-    claimed[i] = redis.call('HGETALL', jk)
+local out = {}
+local claimed = 0
+local lease = tonumber(ARGV[3])
+-- Candidates whose record is gone are dropped; the loop looks again for as many as it lacks.
+for _ = 1, 3 do
+  if claimed >= take then break end
+  local found = redis.call('ZRANGE', K.pending, 0, take - claimed - 1)
+  if #found == 0 then break end
+  for _, m in ipairs(found) do
+    local id = id_of(m)
+    local job = load(id)
+    if job then
+      claimed = claimed + 1
+      job.attempts = job.attempts + 1
+      job.lease_until = now + (lease or job.lease)
+      job.token = ARGV[4] .. '.' .. claimed
+      out[#out + 1] = id
+      out[#out + 1] = move(id, job, 'processing')
+    else
+      lost_record(K.pending, m)
+    end
   end
 end
 if tokens and meta[1] ~= '1' then
-  redis.call('HSET', K.meta, 'rate_tokens', tokens - #claimed, 'rate_at', now)
+  redis.call('HSET', K.meta, 'rate_tokens', tokens - claimed, 'rate_at', now)
 end
-if #claimed == 0 and ARGV[6] and ARGV[6] ~= '' then return register() end
-return claimed
+if claimed == 0 and ARGV[5] and ARGV[5] ~= '' then return register() end
+return out

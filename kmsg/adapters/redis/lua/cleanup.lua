@@ -1,16 +1,28 @@
--- cleanup: delete terminal jobs that ended more than `older_than` seconds ago.
--- KEYS, ARGV[1..2]: see includes/common.lua.
--- ARGV[3] older_than seconds, ARGV[4..] terminal states (completed, failed, cancelled)
--- Returns: how many jobs were deleted.
-local cutoff = (now_s() - tonumber(ARGV[3])) * 1000
-local count = 0
+#!lua flags=allow-oom
+-- cleanup: one bounded step of retention: delete terminal jobs that ended at or before a cut-off.
+-- KEYS, ARGV[1]: see includes/common.lua.
+-- ARGV[2]  the cut-off (ms); '' = now - ARGV[3] seconds (the first step of a call fixes it)
+-- ARGV[3]  older_than seconds (used when ARGV[2] is '')
+-- ARGV[4..] terminal states (completed, failed, cancelled)
+-- Returns: {deleted, cut-off (ms, exact text), 1 if more may remain else 0}. At most STEP_JOBS
+--          jobs are deleted per call; the caller repeats with the returned cut-off.
+local cutoff = ARGV[2]
+if cutoff == '' then cutoff = exact((now_s() - tonumber(ARGV[3])) * 1000) end
+local left = STEP_JOBS
+local deleted = 0
 for i = 4, #ARGV do
   local key = K[ARGV[i]]
-  if END_FIELD[ARGV[i]] then
-    for _, id in ipairs(redis.call('ZRANGE', key, '-inf', cutoff, 'BYSCORE')) do
-      count = count + redis.call('DEL', job_key(id))
+  if END_FIELD[ARGV[i]] and left > 0 then
+    local found = redis.call('ZRANGE', key, '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, left)
+    for _, m in ipairs(found) do
+      if redis.call('HDEL', K.jobs, id_of(m)) == 1 then
+        deleted = deleted + 1
+      else
+        redis.call('HINCRBY', K.meta, 'missing', 1)
+      end
     end
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+    if #found > 0 then redis.call('ZREM', key, unpack(found)) end
+    left = left - #found
   end
 end
-return count
+return {deleted, cutoff, left == 0 and 1 or 0}

@@ -1,12 +1,10 @@
--- clear: delete every job of the queue; its settings (meta) are kept.
--- KEYS, ARGV[1..2]: see includes/common.lua.
--- Returns: how many jobs were deleted.
-local count = 0
-for _, state in ipairs({'pending', 'delayed', 'processing', 'completed', 'failed', 'cancelled'}) do
-  for _, id in ipairs(redis.call('ZRANGE', K[state], 0, -1)) do
-    count = count + redis.call('DEL', job_key(id))
-  end
-  redis.call('DEL', K[state])
-end
-redis.call('DEL', K.due, K.dedupe)
+#!lua flags=allow-oom
+-- clear: delete every job of the queue in O(1): the job records, their indexes and the dedupe
+-- keys are unlinked (Redis frees big ones in a background thread); meta (settings, the enqueue
+-- sequence) and the waiters are kept.
+-- KEYS, ARGV[1]: see includes/common.lua.
+-- Returns: how many job records were deleted.
+local count = redis.call('HLEN', K.jobs)
+redis.call('UNLINK', K.pending, K.delayed, K.processing, K.completed, K.failed, K.cancelled,
+  K.jobs, K.dedupe)
 return count

@@ -1,29 +1,30 @@
--- enqueue: store a batch of new jobs of one queue.
--- KEYS, ARGV[1..2]: see includes/common.lua.
--- ARGV[3]  queue name (stored in each job hash)
--- ARGV[4]  number of jobs n; then n blocks of 12 values:
+#!lua
+-- enqueue: store a batch of new jobs of one queue (refused as a whole under maxmemory: the
+-- script has no allow-oom flag, so Redis answers OOM before it runs and nothing is written).
+-- KEYS, ARGV[1]: see includes/common.lua.
+-- ARGV[2]  number of jobs n; then n blocks of 12 values:
 --          id, dedupe key ('' = none), run_at ('' = use delay), delay ('' = due now),
 --          task, payload, priority, max_attempts, backoff_initial, backoff_factor,
 --          backoff_maximum, lease
--- Returns: an array of n ids: the new job's id, or the id of the job it deduplicated onto
---          (an existing job with the same id, or a live job holding the same dedupe key).
+-- Returns: 2n values: for each job its id (or the id of the job it deduplicated onto) and how:
+--          'new' (stored), 'id' (a job with this id exists) or 'key' (a live job holds the key).
 -- A new due job that would be the only pending one goes straight to an idle claimer waiting in
 -- K.waiters, if any (and the queue is not paused, and its rate bucket has a token): claimed
--- for it as claim.lua would, and pushed to its reply list.
+-- for it as claim.lua would, and pushed to its reply list as '<id> <record>'.
 local BLOCK = 12
+local count = tonumber(ARGV[2])
 local now = now_s()
-local queue = ARGV[3]
-local ids = {}
+local out = {}
 local woken = false
 local waiting = redis.call('ZCARD', K.waiters) > 0
+local seq = redis.call('HINCRBY', K.meta, 'seq', count) - count
 
--- Hand the new pending job `id` to a waiter; false (nothing done) if none may take it now.
-local function hand_off(id, jk)
+-- Hand the new pending job to a waiter; false (nothing done) if none may take it now.
+local function hand_off(id, job)
   if not waiting then return false end
   local entry = redis.call('ZRANGE', K.waiters, now * 1000, '+inf', 'BYSCORE', 'LIMIT', 0, 1)[1]
   if not entry or redis.call('ZCARD', K.pending) > 0 then return false end
-  local meta = redis.call('HMGET', K.meta, 'paused', 'rate_max', 'rate_per', 'rate_tokens',
-    'rate_at')
+  local meta = read_meta()
   if meta[1] == '1' then return false end
   local tokens = bucket(meta, now)
   if tokens then
@@ -32,22 +33,24 @@ local function hand_off(id, jk)
   end
   redis.call('ZREM', K.waiters, entry)
   local base, lease = string.match(entry, '^(%S+) (%S*)$')
-  local lease_until = now + (tonumber(lease) or tonumber(redis.call('HGET', jk, 'lease')))
-  redis.call('HSET', jk, 'attempts', 1, 'lease_until', lease_until, 'token', base .. '.1')
-  place(id, jk, 'processing', lease_until)
-  reply(entry, pack_fields(redis.call('HGETALL', jk)))
+  job.state = 'processing'
+  job.attempts = 1
+  job.lease_until = now + (tonumber(lease) or job.lease)
+  job.token = base .. '.1'
+  index(id, job)
+  reply(entry, id .. ' ' .. store(id, job))
   return true
 end
-for i = 1, tonumber(ARGV[4]) do
-  local p = 5 + (i - 1) * BLOCK
-  local id, dedupe, run_at, delay = ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3]
-  local jk = job_key(id)
+
+for i = 1, count do
+  local p = 3 + (i - 1) * BLOCK
+  local id, key, run_at, delay = ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3]
   local holder = nil
-  if dedupe ~= '' then holder = dedupe_holder(dedupe) end
-  if redis.call('EXISTS', jk) == 1 then
-    ids[i] = id
+  if key ~= '' then holder = dedupe_holder(key) end
+  if redis.call('HEXISTS', K.jobs, id) == 1 then
+    out[#out + 1], out[#out + 2] = id, 'id'
   elseif holder then
-    ids[i] = holder
+    out[#out + 1], out[#out + 2] = holder, 'key'
   else
     if run_at ~= '' then
       run_at = tonumber(run_at)
@@ -56,26 +59,26 @@ for i = 1, tonumber(ARGV[4]) do
     else
       run_at = now
     end
-    local state = 'delayed'
-    if run_at <= now then state = 'pending' end
-    redis.call('HSET', jk, 'id', id, 'queue', queue, 'task', ARGV[p + 4], 'payload', ARGV[p + 5],
-      'priority', ARGV[p + 6], 'max_attempts', ARGV[p + 7], 'backoff_initial', ARGV[p + 8],
-      'backoff_factor', ARGV[p + 9], 'backoff_maximum', ARGV[p + 10], 'lease', ARGV[p + 11],
-      'created_at', now, 'run_at', run_at, 'attempts', 0, 'errors', '[]', 'state', state)
-    if dedupe ~= '' then
-      redis.call('HSET', jk, 'dedupe_key', dedupe)
-      redis.call('HSET', K.dedupe, dedupe, id)
+    run_at = floor_ms(run_at)
+    local job = {
+      state = 'delayed', task = ARGV[p + 4], payload = ARGV[p + 5],
+      priority = tonumber(ARGV[p + 6]), run_at = run_at, created_at = now, attempts = 0,
+      max_attempts = tonumber(ARGV[p + 7]), backoff_initial = tonumber(ARGV[p + 8]),
+      backoff_factor = tonumber(ARGV[p + 9]), backoff_maximum = tonumber(ARGV[p + 10]),
+      lease = tonumber(ARGV[p + 11]), seq = seq + i,
+    }
+    if key ~= '' then
+      job.dedupe_key = key
+      redis.call('HSET', K.dedupe, key, id)
     end
-    if state == 'delayed' then
-      redis.call('ZADD', K.delayed, run_at * 1000, id)
-      woken = true
-    elseif not hand_off(id, jk) then
-      redis.call('ZADD', K.pending, pending_score(tonumber(ARGV[p + 6]), run_at), id)
-      redis.call('ZADD', K.due, run_at * 1000, id)
+    if run_at <= now then job.state = 'pending' end
+    if job.state == 'delayed' or not hand_off(id, job) then
+      store(id, job)
+      index(id, job)
       woken = true
     end
-    ids[i] = id
+    out[#out + 1], out[#out + 2] = id, 'new'
   end
 end
 if woken then notify(now, waiting) end
-return ids
+return out

@@ -1,39 +1,68 @@
+#!lua
 -- import: write job snapshots of one queue as they are (migration), or as retried dead letters.
--- KEYS, ARGV[1..2]: see includes/common.lua.
--- ARGV[3]  mode: 'import' (processing snapshots become pending, attempt refunded) or 'retry'
---          (every job becomes pending now with attempts 0; for retry_failed to another queue)
--- ARGV[4]  number of jobs n; then n blocks: field count m, then m field/value pairs
---          (the job hash as mapping.py writes it; it must hold id, state, priority, run_at)
--- Returns: how many jobs were written (ids that already exist are skipped).
+-- Grows the store, so like enqueue it is refused as a whole under maxmemory (no allow-oom).
+-- KEYS, ARGV[1]: see includes/common.lua.
+-- ARGV[2]  mode: 'import' (a processing snapshot becomes pending with its attempt refunded, or
+--          cancelled if its cancel was requested) or 'retry' (every job becomes pending now with
+--          attempts 0; for retry_failed to another queue)
+-- ARGV[3]  number of jobs n; then n blocks of 21 values ('' = none):
+--          id, state, task, payload, priority, run_at, created_at, attempts, max_attempts,
+--          backoff_initial, backoff_factor, backoff_maximum, lease, dedupe_key,
+--          errors (JSON array of {at, attempt, type, message}), '1' if a result is given, result,
+--          '1' if cancel was requested, completed_at, failed_at, cancelled_at
+-- Returns: how many jobs were written (ids that already exist are skipped). Each gets a new
+--          enqueue sequence number in this queue.
+local BLOCK = 21
 local now = now_s()
 local count = 0
-local pos = 5
-for _ = 1, tonumber(ARGV[4]) do
-  local nfields = tonumber(ARGV[pos])
-  local first = pos + 1
-  pos = first + 2 * nfields
-  local fields = {}
-  for i = first, pos - 1, 2 do fields[ARGV[i]] = ARGV[i + 1] end
-  local id = fields['id']
-  local jk = job_key(id)
-  if redis.call('EXISTS', jk) == 0 then
-    redis.call('HSET', jk, unpack(ARGV, first, pos - 1))
-    local state = fields['state']
-    local at = tonumber(fields['run_at'])
-    if ARGV[3] == 'retry' then
-      redis.call('HDEL', jk, 'failed_at', 'completed_at', 'cancelled_at', 'lease_until',
-        'cancel_requested')
-      redis.call('HSET', jk, 'attempts', 0, 'run_at', now)
-      state, at = 'pending', now
-    elseif state == 'processing' then
-      redis.call('HDEL', jk, 'lease_until', 'cancel_requested')
-      redis.call('HSET', jk, 'attempts', math.max(tonumber(fields['attempts']) - 1, 0))
-      state = 'pending'
-    elseif END_FIELD[state] then
-      at = tonumber(fields[END_FIELD[state]]) or tonumber(fields['created_at']) or now
+
+local function number(value)
+  if value == '' then return nil end
+  return tonumber(value)
+end
+
+for i = 1, tonumber(ARGV[3]) do
+  local p = 4 + (i - 1) * BLOCK
+  local id = ARGV[p]
+  if redis.call('HEXISTS', K.jobs, id) == 0 then
+    local job = {
+      state = ARGV[p + 1], task = ARGV[p + 2], payload = ARGV[p + 3],
+      priority = tonumber(ARGV[p + 4]), run_at = floor_ms(tonumber(ARGV[p + 5])),
+      created_at = tonumber(ARGV[p + 6]), attempts = tonumber(ARGV[p + 7]),
+      max_attempts = tonumber(ARGV[p + 8]), backoff_initial = tonumber(ARGV[p + 9]),
+      backoff_factor = tonumber(ARGV[p + 10]), backoff_maximum = tonumber(ARGV[p + 11]),
+      lease = tonumber(ARGV[p + 12]),
+      seq = redis.call('HINCRBY', K.meta, 'seq', 1),
+      completed_at = number(ARGV[p + 18]), failed_at = number(ARGV[p + 19]),
+      cancelled_at = number(ARGV[p + 20]),
+    }
+    if ARGV[p + 13] ~= '' then job.dedupe_key = ARGV[p + 13] end
+    local errors = cjson.decode(ARGV[p + 14])
+    if #errors > 0 then
+      job.errors = {}
+      for n, e in ipairs(errors) do job.errors[n] = {e.at, e.attempt, e.type, e.message} end
     end
-    if is_live(state) then take_dedupe(id, jk) end
-    place(id, jk, state, at)
+    if ARGV[p + 15] == '1' then job.result = ARGV[p + 16] end
+    if ARGV[p + 17] == '1' then job.cancel_requested = true end
+    if ARGV[2] == 'retry' then
+      job.state, job.attempts, job.run_at = 'pending', 0, floor_ms(now)
+      job.completed_at, job.failed_at, job.cancelled_at = nil, nil, nil
+      job.cancel_requested, job.result = nil, nil
+    elseif job.state == 'processing' then
+      job.attempts = math.max(job.attempts - 1, 0)
+      if job.cancel_requested then
+        job.state = 'cancelled'
+        job.cancelled_at = job.cancelled_at or job.run_at
+      else
+        job.state = 'pending'
+      end
+      job.cancel_requested = nil
+    end
+    local ended = END_FIELD[job.state]
+    if ended and not job[ended] then job[ended] = job.created_at end
+    if is_live(job.state) then take_dedupe(id, job) end
+    store(id, job)
+    index(id, job)
     count = count + 1
   end
 end

@@ -1,7 +1,8 @@
--- jobs: read several jobs of one queue by id (read only).
--- KEYS, ARGV[1..2]: see includes/common.lua.
--- ARGV[3..] job ids
--- Returns: one flat HGETALL array per id (empty for a missing job).
+#!lua flags=no-writes
+-- jobs: read several jobs of one queue by id.
+-- KEYS, ARGV[1]: see includes/common.lua.
+-- ARGV[2..] job ids (at most STEP_JOBS)
+-- Returns: one record per id, in order (nil for a missing job).
 local out = {}
-for i = 3, #ARGV do out[#out + 1] = redis.call('HGETALL', job_key(ARGV[i])) end
+for i = 2, #ARGV do out[i - 1] = redis.call('HGET', K.jobs, ARGV[i]) end
 return out

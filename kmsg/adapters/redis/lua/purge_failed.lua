@@ -1,23 +1,37 @@
--- purge_failed: delete dead letters (all, or the given ids), optionally only the old ones.
--- KEYS, ARGV[1..2]: see includes/common.lua.
--- ARGV[3] older_than seconds ('' = any age), ARGV[4] 'all' or 'ids', ARGV[5..] job ids
--- Returns: how many dead letters were deleted.
-local cutoff = '+inf'
-if ARGV[3] ~= '' then cutoff = (now_s() - tonumber(ARGV[3])) * 1000 end
-local ids
+#!lua flags=allow-oom
+-- purge_failed: one bounded step deleting dead letters (all, or the given ids) that failed at or
+-- before a cut-off.
+-- KEYS, ARGV[1]: see includes/common.lua.
+-- ARGV[2]  the cut-off (ms); '' = now - ARGV[3] seconds, or now when ARGV[3] is '' too (the
+--          first step of a call fixes it, so dead letters made meanwhile are not chased)
+-- ARGV[3]  older_than seconds ('' = any age)
+-- ARGV[4]  'all', or 'ids' followed by at most STEP_JOBS job ids (ids not dead are skipped)
+-- Returns: {deleted, cut-off (ms, exact text), 1 if more may remain else 0}.
+local cutoff = ARGV[2]
+if cutoff == '' then
+  cutoff = exact((now_s() - (tonumber(ARGV[3]) or 0)) * 1000)
+end
+local limit = tonumber(cutoff)
+local deleted = 0
 if ARGV[4] == 'all' then
-  ids = redis.call('ZRANGE', K.failed, '-inf', cutoff, 'BYSCORE')
-else
-  ids = {}
-  for i = 5, #ARGV do
-    local score = redis.call('ZSCORE', K.failed, ARGV[i])
-    if score and (cutoff == '+inf' or tonumber(score) <= cutoff) then
-      ids[#ids + 1] = ARGV[i]
+  local found = redis.call('ZRANGE', K.failed, '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, STEP_JOBS)
+  for _, m in ipairs(found) do
+    if redis.call('HDEL', K.jobs, id_of(m)) == 1 then
+      deleted = deleted + 1
+    else
+      redis.call('HINCRBY', K.meta, 'missing', 1)
     end
   end
+  if #found > 0 then redis.call('ZREM', K.failed, unpack(found)) end
+  return {deleted, cutoff, #found == STEP_JOBS and 1 or 0}
 end
-for _, id in ipairs(ids) do
-  redis.call('ZREM', K.failed, id)
-  redis.call('DEL', job_key(id))
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  local job = load(id)
+  if job and job.state == 'failed' and job.failed_at * 1000 <= limit then
+    redis.call('ZREM', K.failed, member(id, job))
+    redis.call('HDEL', K.jobs, id)
+    deleted = deleted + 1
+  end
 end
-return #ids
+return {deleted, cutoff, 0}

@@ -1,12 +1,12 @@
+#!lua flags=allow-oom
 -- remove: delete one job in any state (a holder then gets LeaseLost).
--- KEYS, ARGV[1..2]: see includes/common.lua.
--- ARGV[3] job id
+-- KEYS, ARGV[1]: see includes/common.lua.
+-- ARGV[2] job id
 -- Returns: 1 if the job existed, else 0.
-local id = ARGV[3]
-local jk = job_key(id)
-local state = redis.call('HGET', jk, 'state')
-if not state then return 0 end
-unindex(id, state)
-release_dedupe(id, jk)
-redis.call('DEL', jk)
+local id = ARGV[2]
+local job = load(id)
+if not job then return 0 end
+redis.call('ZREM', K[job.state], member(id, job))
+release_dedupe(id, job)
+redis.call('HDEL', K.jobs, id)
 return 1

@@ -1,42 +1,151 @@
--- Shared helpers, prepended to every script when it is loaded (see scripts.py).
+-- Shared helpers, placed after each script's flags line and before its own code (scripts.py).
 --
--- Every script gets the same KEYS and the same two leading ARGV:
---   KEYS[1] pending     zset  id -> (MAX_PRIORITY - priority) * 2^42 + floor(run_at ms)
---   KEYS[2] delayed     zset  id -> run_at (ms)
---   KEYS[3] processing  zset  id -> lease_until (ms)
---   KEYS[4] completed   zset  id -> completed_at (ms)
---   KEYS[5] failed      zset  id -> failed_at (ms)
---   KEYS[6] cancelled   zset  id -> cancelled_at (ms)
---   KEYS[7] due         zset  id -> run_at (ms) of pending jobs (oldest pending age)
+-- Every script gets the same KEYS and the same leading ARGV (key layout: keys.py):
+--   KEYS[1] pending     zset  member -> (MAX_PRIORITY - priority) * 2^42 + run_at (ms)
+--   KEYS[2] delayed     zset  member -> run_at (ms)
+--   KEYS[3] processing  zset  member -> lease_until (ms)
+--   KEYS[4] completed   zset  member -> completed_at (ms)
+--   KEYS[5] failed      zset  member -> failed_at (ms)
+--   KEYS[6] cancelled   zset  member -> cancelled_at (ms)
+--   KEYS[7] jobs        hash  job id -> the job's record (see encode)
 --   KEYS[8] dedupe      hash  dedupe key -> id of the live job holding it
---   KEYS[9] meta        hash  paused, rate_max, rate_per, rate_tokens, rate_at
+--   KEYS[9] meta        hash  seq, missing, paused, rate_max, rate_per, rate_tokens, rate_at
+--                             (it exists once the queue has held a job or a setting)
 --   KEYS[10] waiters    zset  idle claimers awaiting a direct handoff: '<token base> <lease>'
 --           -> until when it waits (ms); its reply list is KEYS[10] .. ':' .. token base
---   ARGV[1] job key prefix (job key = prefix .. id; same hash tag, same slot)
---   ARGV[2] notify channel (PUBLISHed when a job may have become claimable while a waiter
---           may be idle: see notify)
--- Script-specific ARGV start at 3. Times in job hashes are epoch seconds.
+--   KEYS[11] idle       string until when a pub/sub waiter may be idle (epoch seconds)
+--   ARGV[1] notify channel (PUBLISHed when a job may have become claimable while a waiter may
+--           be idle: see notify)
+-- Script-specific ARGV start at 2. Times in records are epoch seconds.
+--
+-- An index member is the job's enqueue sequence (12 hex digits) followed by its id, so equal
+-- scores go in enqueue order. Every script reads a job's record before it writes: an index entry
+-- whose record is gone is dropped where it is met and counted in meta.missing (lost_record),
+-- never turned into a stub.
 
 local K = {
   pending = KEYS[1], delayed = KEYS[2], processing = KEYS[3],
   completed = KEYS[4], failed = KEYS[5], cancelled = KEYS[6],
-  due = KEYS[7], dedupe = KEYS[8], meta = KEYS[9], waiters = KEYS[10],
+  jobs = KEYS[7], dedupe = KEYS[8], meta = KEYS[9], waiters = KEYS[10], idle = KEYS[11],
 }
-local JOB_PREFIX = ARGV[1]
-local CHANNEL = ARGV[2]
+local CHANNEL = ARGV[1]
 local MAX_PRIORITY = 1000
 local BAND = 4398046511104 -- 2^42 ms: about year 2109
+local SEQ_DIGITS = 12
+-- The most jobs one call touches, and about the most record bytes one call rewrites
+-- (kmsg.validation.STEP_JOBS and STEP_BYTES; a test keeps them equal).
+local STEP_JOBS = 1000
+local STEP_BYTES = 1048576
+local MAX_ERRORS = 50
 local END_FIELD = {completed = 'completed_at', failed = 'failed_at', cancelled = 'cancelled_at'}
 -- A reply list lives at most this long: only a claimer that died leaves one behind.
 local REPLY_TTL_MS = 60000
+
+-- The record of a job: a MessagePack array of these fields, in this order, trailing nils cut
+-- (kmsg.adapters.redis.records decodes it). errors is an array of {at, attempt, type, message}.
+local FIELDS = {
+  'state', 'task', 'payload', 'priority', 'run_at', 'created_at', 'attempts', 'max_attempts',
+  'backoff_initial', 'backoff_factor', 'backoff_maximum', 'lease', 'seq', 'dedupe_key', 'token',
+  'lease_until', 'cancel_requested', 'errors', 'result', 'completed_at', 'failed_at',
+  'cancelled_at',
+}
 
 local function now_s()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 
-local function job_key(id)
-  return JOB_PREFIX .. id
+-- Due times are kept to the millisecond (floored); ms() gives the score of such a time.
+local function floor_ms(t)
+  return math.floor(t * 1000) / 1000
+end
+
+local function ms(t)
+  return math.floor(t * 1000 + 0.5)
+end
+
+-- A number as text that reads back to the same double (tostring keeps only 14 digits).
+local function exact(x)
+  return string.format('%.17g', x)
+end
+
+local function decode(blob)
+  local row = cmsgpack.unpack(blob)
+  local job = {}
+  for i, name in ipairs(FIELDS) do job[name] = row[i] end
+  return job
+end
+
+local function encode(job)
+  local row, n = {}, 0
+  for i, name in ipairs(FIELDS) do
+    local value = job[name]
+    row[i] = value
+    if value ~= nil then n = i end
+  end
+  local header = n < 16 and string.char(0x90 + n) or string.char(0xdc, 0, n)
+  return header .. cmsgpack.pack(unpack(row, 1, n))
+end
+
+-- The job's record, or nil (and its size in bytes).
+local function load(id)
+  local blob = redis.call('HGET', K.jobs, id)
+  if not blob then return nil, 0 end
+  return decode(blob), #blob
+end
+
+local function store(id, job)
+  local blob = encode(job)
+  redis.call('HSET', K.jobs, id, blob)
+  return blob
+end
+
+local function member(id, job)
+  return string.format('%012x', job.seq) .. id
+end
+
+local function id_of(m)
+  return string.sub(m, SEQ_DIGITS + 1)
+end
+
+-- Drop index entry `m` of `key`, whose record is gone, and count it.
+local function lost_record(key, m)
+  redis.call('ZREM', key, m)
+  redis.call('HINCRBY', K.meta, 'missing', 1)
+end
+
+local function pending_score(priority, run_at)
+  local t = ms(run_at)
+  if t < 0 then t = 0 elseif t > BAND - 1 then t = BAND - 1 end
+  return (MAX_PRIORITY - priority) * BAND + t
+end
+
+local function is_live(state)
+  return state == 'pending' or state == 'delayed' or state == 'processing'
+end
+
+-- Index the job (whose record already says `state`) at its place in the state's set.
+local function index(id, job)
+  local state = job.state
+  local score
+  if state == 'pending' then
+    score = pending_score(job.priority, job.run_at)
+  elseif state == 'delayed' then
+    score = ms(job.run_at)
+  elseif state == 'processing' then
+    score = job.lease_until * 1000
+  else
+    score = job[END_FIELD[state]] * 1000
+  end
+  redis.call('ZADD', K[state], score, member(id, job))
+end
+
+-- Move the job from its current state's set into `state`, and store its record.
+local function move(id, job, state)
+  redis.call('ZREM', K[job.state], member(id, job))
+  job.state = state
+  index(id, job)
+  return store(id, job)
 end
 
 -- The reply list of waiter entry `entry` ('<token base> <lease>').
@@ -51,22 +160,14 @@ local function reply(entry, value)
   redis.call('PEXPIRE', key, REPLY_TTL_MS)
 end
 
--- A flat field/value array as one string: the lengths of the items, comma-separated, a
--- newline, then the items back to back.
-local function pack_fields(flat)
-  local sizes = {}
-  for i, value in ipairs(flat) do sizes[i] = #value end
-  return table.concat(sizes, ',') .. '\n' .. table.concat(flat)
-end
-
--- Wake the queue's waiters, if any may be waiting: wake.lua marks meta.idle_until before a
+-- Wake the queue's waiters, if any may be waiting: wake.lua marks K.idle before a
 -- pub/sub waiter waits, so a busy worker that keeps claiming is not sent a message per job;
 -- claimers awaiting a handoff get an empty reply (claim again) and leave K.waiters. `now` is
 -- the script's time if it has one (else TIME is read); `waiting` false: the script knows that
 -- K.waiters is empty.
 local function notify(now, waiting)
   now = now or now_s()
-  local idle_until = redis.call('HGET', K.meta, 'idle_until')
+  local idle_until = redis.call('GET', K.idle)
   if idle_until and tonumber(idle_until) >= now then
     redis.call('PUBLISH', CHANNEL, '1')
   end
@@ -85,134 +186,139 @@ local function bucket(meta, now)
   return math.min(rate_max, tonumber(meta[4]) + elapsed * rate_max / tonumber(meta[3]))
 end
 
-local function pending_score(priority, run_at)
-  local ms = math.floor(run_at * 1000)
-  if ms < 0 then ms = 0 elseif ms > BAND - 1 then ms = BAND - 1 end
-  return (MAX_PRIORITY - priority) * BAND + ms
-end
-
--- Drop id from the index of `state`.
-local function unindex(id, state)
-  redis.call('ZREM', K[state], id)
-  if state == 'pending' then redis.call('ZREM', K.due, id) end
-end
-
--- Set the job's state and index it; `at` is run_at (pending, delayed), lease_until
--- (processing) or the end time (terminal states), in seconds.
-local function place(id, jk, state, at)
-  redis.call('HSET', jk, 'state', state)
-  if state == 'pending' then
-    local priority = tonumber(redis.call('HGET', jk, 'priority'))
-    redis.call('ZADD', K.pending, pending_score(priority, at), id)
-    redis.call('ZADD', K.due, at * 1000, id)
-  else
-    redis.call('ZADD', K[state], at * 1000, id)
-  end
-end
-
-local function is_live(state)
-  return state == 'pending' or state == 'delayed' or state == 'processing'
+local function read_meta()
+  return redis.call('HMGET', K.meta, 'paused', 'rate_max', 'rate_per', 'rate_tokens', 'rate_at')
 end
 
 -- The id of the live job holding dedupe key `key`, or nil.
 local function dedupe_holder(key)
   local holder = redis.call('HGET', K.dedupe, key)
-  if holder and is_live(redis.call('HGET', job_key(holder), 'state')) then return holder end
+  if not holder then return nil end
+  local job = load(holder)
+  if job and is_live(job.state) then return holder end
   return nil
 end
 
-local function release_dedupe(id, jk)
-  local key = redis.call('HGET', jk, 'dedupe_key')
+local function release_dedupe(id, job)
+  local key = job.dedupe_key
   if key and redis.call('HGET', K.dedupe, key) == id then redis.call('HDEL', K.dedupe, key) end
 end
 
 -- Take the job's dedupe key back if no other live job holds it (after a retry or import).
-local function take_dedupe(id, jk)
-  local key = redis.call('HGET', jk, 'dedupe_key')
+local function take_dedupe(id, job)
+  local key = job.dedupe_key
   if key and not dedupe_holder(key) then redis.call('HSET', K.dedupe, key, id) end
 end
 
--- Move a job from `old_state` into terminal `state` at time `now`.
-local function finish(id, jk, old_state, state, now)
-  unindex(id, old_state)
-  redis.call('HSET', jk, END_FIELD[state], now)
-  redis.call('HDEL', jk, 'lease_until')
-  release_dedupe(id, jk)
-  place(id, jk, state, now)
+-- Move a live job into terminal `state` at time `now`; returns the stored record.
+local function finish(id, job, state, now)
+  job[END_FIELD[state]] = now
+  job.lease_until = nil
+  release_dedupe(id, job)
+  return move(id, job, state)
 end
 
--- Append {at, attempt, type, message} to the job's JSON error history.
-local function add_error(jk, now, etype, message)
-  local attempt = tonumber(redis.call('HGET', jk, 'attempts'))
-  local entry = cjson.encode({at = now, attempt = attempt, type = etype, message = message})
-  local errors = redis.call('HGET', jk, 'errors')
-  if not errors or errors == '[]' then
-    errors = '[' .. entry .. ']'
-  else
-    errors = string.sub(errors, 1, -2) .. ',' .. entry .. ']'
-  end
-  redis.call('HSET', jk, 'errors', errors)
+-- Add {at, attempt, type, message} to the job's error history (the last MAX_ERRORS kept).
+local function add_error(job, now, etype, message)
+  local errors = job.errors or {}
+  errors[#errors + 1] = {now, job.attempts, etype, message}
+  if #errors > MAX_ERRORS then table.remove(errors, 1) end
+  job.errors = errors
 end
 
 -- min(maximum, initial * factor ^ (attempt - 1)), as kmsg.Backoff.delay computes it.
-local function backoff_delay(jk, attempt)
-  local b = redis.call('HMGET', jk, 'backoff_initial', 'backoff_factor', 'backoff_maximum')
-  local initial, factor, maximum = tonumber(b[1]), tonumber(b[2]), tonumber(b[3])
-  local exponent = math.max(attempt - 1, 0)
-  local raw = initial * factor ^ exponent
-  if raw ~= raw or raw > maximum then return maximum end
+local function backoff_delay(job, attempt)
+  local raw = job.backoff_initial * job.backoff_factor ^ math.max(attempt - 1, 0)
+  if raw ~= raw or raw > job.backoff_maximum then return job.backoff_maximum end
   return raw
 end
 
 -- A processing job's attempt failed: retry it (delayed) or dead-letter it. Returns the new state.
-local function after_failure(id, jk, now, retry_in, retryable)
-  local h = redis.call('HMGET', jk, 'attempts', 'max_attempts')
-  if retryable and tonumber(h[1]) < tonumber(h[2]) then
-    if retry_in == nil then retry_in = backoff_delay(jk, tonumber(h[1])) end
-    local run_at = now + retry_in
-    unindex(id, 'processing')
-    redis.call('HDEL', jk, 'lease_until')
-    redis.call('HSET', jk, 'run_at', run_at)
-    place(id, jk, 'delayed', run_at)
+local function after_failure(id, job, now, retry_in, retryable)
+  if retryable and job.attempts < job.max_attempts then
+    if retry_in == nil then retry_in = backoff_delay(job, job.attempts) end
+    job.run_at = floor_ms(now + retry_in)
+    job.lease_until = nil
+    move(id, job, 'delayed')
     notify(now)
     return 'delayed'
   end
-  finish(id, jk, 'processing', 'failed', now)
+  finish(id, job, 'failed', now)
   return 'failed'
+end
+
+-- Check that `token` holds job `id`: returns the record, or nil and 'gone' / 'lost'.
+local function held(id, token)
+  local job = load(id)
+  if not job then return nil, 'gone' end
+  if job.state ~= 'processing' or job.token ~= token then return nil, 'lost' end
+  return job
 end
 
 -- Give a held job back unstarted: pending again, attempt refunded (a requested cancel wins).
 -- Returns 'ok', 'lost', 'gone' or 'cancelled', as release.lua does.
 local function release_job(id, token)
-  local jk = job_key(id)
-  local h = redis.call('HMGET', jk, 'state', 'token', 'cancel_requested', 'run_at')
-  if not h[1] then return 'gone' end
-  if h[1] ~= 'processing' or h[2] ~= token then return 'lost' end
-  if h[3] == '1' then
-    finish(id, jk, 'processing', 'cancelled', now_s())
+  local job, code = held(id, token)
+  if not job then return code end
+  if job.cancel_requested then
+    finish(id, job, 'cancelled', now_s())
     return 'cancelled'
   end
-  unindex(id, 'processing')
-  redis.call('HINCRBY', jk, 'attempts', -1)
-  redis.call('HDEL', jk, 'lease_until')
-  place(id, jk, 'pending', tonumber(h[4]))
+  job.attempts = math.max(job.attempts - 1, 0)
+  job.lease_until = nil
+  job.token = nil
+  move(id, job, 'pending')
   return 'ok'
 end
 
 -- complete.lua's work for one job (see there for the codes); `now` is a function, so that
 -- TIME is read only when a job actually changes.
 local function complete_job(id, token, has_result, result, now)
-  local jk = job_key(id)
-  local h = redis.call('HMGET', jk, 'state', 'token', 'cancel_requested')
-  if not h[1] then return 'gone' end
-  if h[2] ~= token then return 'lost' end
-  if h[1] == 'completed' then return 'ok' end
-  if h[1] ~= 'processing' then return 'lost' end
-  if h[3] == '1' then
-    finish(id, jk, 'processing', 'cancelled', now())
+  local job = load(id)
+  if not job then return 'gone' end
+  if job.token ~= token then return 'lost' end
+  if job.state == 'completed' then return 'ok' end
+  if job.state ~= 'processing' then return 'lost' end
+  if job.cancel_requested then
+    finish(id, job, 'cancelled', now())
     return 'cancelled'
   end
-  if has_result == '1' then redis.call('HSET', jk, 'result', result) end
-  finish(id, jk, 'processing', 'completed', now())
+  if has_result == '1' then job.result = result end
+  finish(id, job, 'completed', now())
   return 'ok'
+end
+
+-- extend.lua's work for one job: the new deadline as exact text, or 'lost', 'gone' or
+-- 'cancelled' (cancel requested: nothing changed, the holder should stop).
+local function extend_job(id, token, lease_until)
+  local job, code = held(id, token)
+  if not job then return code end
+  if job.cancel_requested then return 'cancelled' end
+  job.lease_until = lease_until
+  store(id, job)
+  redis.call('ZADD', K.processing, 'XX', lease_until * 1000, member(id, job))
+  return exact(lease_until)
+end
+
+-- Bytes-exact comparison (Lua's < follows the server's locale).
+local function bytes_less(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+-- The first rank (ascending) in sorted set `key` whose (score, member) is not below
+-- (`score`, `m`): O(log^2 n), however many members share the score.
+local function rank_at(key, score, m)
+  local low = redis.call('ZCOUNT', key, '-inf', '(' .. score)
+  local high = low + redis.call('ZCOUNT', key, score, score)
+  while low < high do
+    local mid = math.floor((low + high) / 2)
+    local found = redis.call('ZRANGE', key, mid, mid)[1]
+    if bytes_less(found, m) then low = mid + 1 else high = mid end
+  end
+  return low
 end
