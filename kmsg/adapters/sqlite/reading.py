@@ -39,9 +39,13 @@ def peek(connection: sqlite3.Connection, _now: float, queue: str, limit: int) ->
 
 
 def stats(connection: sqlite3.Connection, now: float, queue: str) -> QueueStats:
-    """Counts per state, the oldest pending job's age and the settings, from one snapshot."""
+    """Counts per state, the oldest pending job's age and the settings, from one snapshot.
+
+    The counts are kept by triggers (schema 0002) and the age comes from one index seek per
+    distinct pending priority, so no statement here reads more than a few rows.
+    """
     counts = {state.value: 0 for state in JobState}
-    counts.update(connection.execute(sql("count_states"), {"queue": queue}).fetchall())
+    counts.update(connection.execute(sql("job_counts"), {"queue": queue}).fetchall())
     oldest = connection.execute(sql("oldest_pending"), {"queue": queue}).fetchone()[0]
     settings = connection.execute(sql("queue_settings"), {"queue": queue}).fetchone()
     paused, max_jobs, per_seconds = settings[:3] if settings is not None else (0, None, 1.0)

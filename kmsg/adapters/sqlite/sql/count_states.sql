@@ -1,1 +1,0 @@
-SELECT state, count(*) FROM jobs WHERE queue = :queue GROUP BY state
