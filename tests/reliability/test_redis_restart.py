@@ -7,6 +7,7 @@ their own processes and must reconnect by themselves (none is respawned).
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ from typing import Any
 import anyio
 import pytest
 
-from kmsg import BackendUnavailable, JobQueue, new_job_id
+from kmsg import BackendUnavailable, JobQueue, new_job_id, open_queue
+from kmsg.adapters.redis import RedisJobQueue
 from tests.backends import Store
 from tests.redis_servers import RedisServer
 from tests.reliability.ledger import Ledger
@@ -124,3 +126,48 @@ async def test_redis_sigkill_and_restart_loses_no_acknowledged_enqueue(
     if policy == "always":
         assert report.lost == []
     await store.close_all()
+
+
+async def test_a_restart_that_lost_the_data_is_noticed_and_queues_stay_right(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, results: Results
+) -> None:
+    """No persistence: the restarted server is empty. Every client notices once (an error log
+    and ``data_losses``), and the queue names are right for every client afterwards."""
+    server = RedisServer(tmp_path, config=["--appendonly", "no"]).start()
+    try:
+        async with await open_queue(server.url, **TIMEOUTS) as queue:
+            assert isinstance(queue, RedisJobQueue)
+            await queue.enqueue(Work(1), queue="before")
+            await queue.enqueue(Work(2), queue="kept")
+            assert await queue.queues() == ["before", "kept"]
+            server.kill()
+            await anyio.to_thread.run_sync(server.restart)
+            with caplog.at_level(logging.ERROR, logger="kmsg.adapters.redis"):
+                for n in range(3):
+                    await _retry_unavailable(lambda n=n: queue.enqueue(Work(n), queue="kept"))
+            lost = [r for r in caplog.records if "lost its data" in r.getMessage()]
+            assert len(lost) == 1
+            assert queue.data_losses == 1
+            async with await open_queue(server.url, **TIMEOUTS) as fresh:
+                assert await fresh.queues() == ["kept"]
+                assert (await fresh.stats("kept")).pending == 3
+            results.write(
+                "redis-restart-without-persistence",
+                "redis",
+                size=2,
+                faults="1 SIGKILL of redis-server without persistence, restart",
+                data_loss_errors_logged=len(lost),
+                data_losses_counted=queue.data_losses,
+                queues_after=1,
+            )
+    finally:
+        server.stop()
+
+
+async def _retry_unavailable(call: Any) -> Any:
+    for _ in range(100):
+        try:
+            return await call()
+        except BackendUnavailable:
+            await anyio.sleep(0.05)
+    raise AssertionError("the server never came back")
