@@ -95,8 +95,10 @@ def test_reopening_is_idempotent_and_keeps_jobs(db_path: Path) -> None:
 
 
 def test_a_newer_schema_version_is_refused(db_path: Path) -> None:
+    open_database(SQLiteOptions(path=db_path)).close()
     with sqlite3.connect(db_path) as newer:
         newer.execute(f"PRAGMA user_version = {len(migrations()) + 1}")
+    newer.close()
     with pytest.raises(BackendUnavailable, match="newer than this kmsg"):
         open_database(SQLiteOptions(path=db_path))
 

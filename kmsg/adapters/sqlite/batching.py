@@ -16,13 +16,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
 import anyio
 import anyio.to_thread
 
-from kmsg.adapters.sqlite.database import Database
-from kmsg.errors import BackendUnavailable
+from kmsg.adapters.sqlite.database import Database, storage_error
 
 __all__ = ["WriteBatcher"]
 
@@ -46,17 +46,21 @@ class _Call(Generic[T]):
         return cast(T, self.value)
 
 
-def _run_each(batch: list[_Call[Any]], connection: sqlite3.Connection, now: float) -> None:
+def _run_each(
+    batch: list[_Call[Any]], path: Path, connection: sqlite3.Connection, now: float
+) -> None:
     """Run every call of ``batch`` in its own savepoint of the current transaction."""
     for call in batch:
         connection.execute("SAVEPOINT kmsg_call")
         try:
             call.value = call.body(connection, now)
         except Exception as exc:
+            if not connection.in_transaction:
+                # SQLite rolled the whole transaction back (it may, after SQLITE_FULL or an
+                # I/O error): the calls before this one are undone too, so the batch fails.
+                raise
             connection.execute("ROLLBACK TO kmsg_call")
-            if isinstance(exc, sqlite3.OperationalError):
-                exc = BackendUnavailable(f"sqlite error: {exc}")
-            call.error = exc
+            call.error = storage_error(exc, path) if isinstance(exc, sqlite3.Error) else exc
         connection.execute("RELEASE kmsg_call")
 
 
@@ -108,7 +112,7 @@ class WriteBatcher:
                 call = batch[0]
                 call.value = self._database.write(call.body)
             else:
-                self._database.write(partial(_run_each, batch))
+                self._database.write(partial(_run_each, batch, self._database.path))
         except BaseException as exc:  # reported to every caller of the batch
             for call in batch:
                 call.error = exc

@@ -25,7 +25,7 @@ import sqlite3
 import time
 from typing import Final
 
-from kmsg.adapters.sqlite.database import is_busy
+from kmsg.adapters.sqlite.database import is_busy, storage_error
 from kmsg.adapters.sqlite.options import SQLiteOptions
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.errors import BackendUnavailable
@@ -41,6 +41,7 @@ class CommitWatch:
 
     def __init__(self, connection: sqlite3.Connection, options: SQLiteOptions) -> None:
         self._connection: sqlite3.Connection | None = connection
+        self._path = options.path
         self._slow = options.poll_interval
         self._last_change = time.monotonic()
 
@@ -55,7 +56,7 @@ class CommitWatch:
             value: int = self._connection.execute(sql("data_version")).fetchone()[0]
         except sqlite3.OperationalError as exc:
             if not is_busy(exc):
-                raise BackendUnavailable(f"sqlite error: {exc}") from exc
+                raise storage_error(exc, self._path) from exc
             return None
         return value
 
