@@ -1,17 +1,23 @@
-"""Transaction bodies that write new jobs: ``enqueue_many`` and ``import_jobs``."""
+"""Transaction bodies that write new jobs: ``enqueue_many`` and ``import_jobs``.
+
+Each first checks that the disk has room for its jobs beside the reserve kept for draining
+(``space.py``).
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from kmsg.adapters.sqlite.rows import due_time, encode_errors
+from kmsg.adapters.sqlite.space import JOB_OVERHEAD, check_room
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.models import Job, JobState
 from kmsg.validation import PreparedJob
 
-__all__ = ["import_jobs", "insert_jobs"]
+__all__ = ["import_jobs", "import_size", "insert_jobs"]
 
 
 def _insert_params(job: PreparedJob, now: float) -> dict[str, Any]:
@@ -51,15 +57,17 @@ def _insert_one(connection: sqlite3.Connection, params: dict[str, Any]) -> str:
 
 
 def insert_jobs(
-    connection: sqlite3.Connection, now: float, jobs: Sequence[PreparedJob]
+    connection: sqlite3.Connection, now: float, jobs: Sequence[PreparedJob], path: Path
 ) -> list[str]:
     """Insert ``jobs`` in order; return each one's id, or the id of the job it deduped onto.
 
     Fast path: one ``executemany``. If any row was skipped (a replayed id or a held dedupe key),
     the batch is rolled back to a savepoint and redone row by row to learn which.
+    ``BackendFull`` (nothing written) if the file has no room for them (``space.py``).
     """
     if not jobs:
         return []
+    check_room(connection, path, sum(len(job.payload) + JOB_OVERHEAD for job in jobs))
     params = [_insert_params(job, now) for job in jobs]
     _touch_queues(connection, [job.queue for job in jobs])
     connection.execute("SAVEPOINT kmsg_batch")
@@ -69,6 +77,12 @@ def insert_jobs(
     connection.execute("ROLLBACK TO kmsg_batch")
     connection.execute("RELEASE kmsg_batch")
     return [_insert_one(connection, row) for row in params]
+
+
+def import_size(job: Job) -> int:
+    """About the bytes a job snapshot takes once stored."""
+    errors = sum(len(error.message) + 64 for error in job.errors)
+    return len(job.payload) + len(job.result or b"") + errors + JOB_OVERHEAD
 
 
 def _import_params(job: Job) -> dict[str, Any]:
@@ -112,9 +126,15 @@ def _import_params(job: Job) -> dict[str, Any]:
     }
 
 
-def import_jobs(connection: sqlite3.Connection, _now: float, jobs: Sequence[Job]) -> int:
-    """Write snapshots as they are; ids already in their queue are skipped. Returns how many."""
+def import_jobs(
+    connection: sqlite3.Connection, _now: float, jobs: Sequence[Job], path: Path
+) -> int:
+    """Write snapshots as they are; ids already in their queue are skipped. Returns how many.
+
+    ``BackendFull`` (nothing written) if the file has no room for them (``space.py``).
+    """
     if not jobs:
         return 0
+    check_room(connection, path, sum(import_size(job) for job in jobs))
     _touch_queues(connection, [job.queue for job in jobs])
     return connection.executemany(sql("import_job"), [_import_params(job) for job in jobs]).rowcount

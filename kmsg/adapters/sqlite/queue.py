@@ -121,7 +121,7 @@ class SQLiteJobQueue(QueueBase):
         prepared = [prepare_job(job, self._codec) for job in jobs]
         if not prepared:
             return []
-        ids = await self._write(producing.insert_jobs, prepared)
+        ids = await self._write(producing.insert_jobs, prepared, self._options.path)
         self._notify()
         return ids
 
@@ -135,7 +135,7 @@ class SQLiteJobQueue(QueueBase):
             check_name("task", job.task)
             check_name("job id", job.id)
             check_states([job.state], allowed=JobState)
-        written = await self._write(producing.import_jobs, list(jobs))
+        written = await self._write(producing.import_jobs, list(jobs), self._options.path)
         self._notify()
         return written
 
