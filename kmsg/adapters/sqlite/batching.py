@@ -2,9 +2,11 @@
 
 A worker running many handlers issues many small writes (``complete``, ``fail``, ``extend``) at
 once. Each would cost a thread hop and a commit; instead, calls that arrive while a transaction is
-running are queued and the next round runs them all in one ``BEGIN IMMEDIATE`` transaction, each
+running are queued and the next round runs them in one ``BEGIN IMMEDIATE`` transaction, each
 inside its own savepoint. A call's effects are still all-or-nothing: an exception rolls back that
-call's savepoint only and is raised to that caller alone. Calls run in arrival order.
+call's savepoint only and is raised to that caller alone. Calls run in arrival order. Each call
+says how many jobs it may touch, and a round takes calls of ``STEP_JOBS`` jobs in all (a heavier
+call runs alone), so a shared transaction is as bounded as one step of a bulk call.
 
 Whichever caller finds no round in progress runs rounds until the queue is empty; the others wait
 for the round that carries their call. If that runner is cancelled, the next waiter takes over;
@@ -23,6 +25,7 @@ import anyio
 import anyio.to_thread
 
 from kmsg.adapters.sqlite.database import Database, storage_error
+from kmsg.validation import STEP_JOBS
 
 __all__ = ["WriteBatcher"]
 
@@ -30,12 +33,13 @@ T = TypeVar("T")
 
 
 class _Call(Generic[T]):
-    """One queued write: its body, then its value or its exception."""
+    """One queued write: its body and weight (jobs it may touch), then its value or exception."""
 
-    __slots__ = ("body", "done", "error", "value")
+    __slots__ = ("body", "done", "error", "value", "weight")
 
-    def __init__(self, body: Callable[[sqlite3.Connection, float], T]) -> None:
+    def __init__(self, body: Callable[[sqlite3.Connection, float], T], weight: int) -> None:
         self.body = body
+        self.weight = weight
         self.done = False
         self.value: T | None = None
         self.error: BaseException | None = None
@@ -73,9 +77,13 @@ class WriteBatcher:
         self._running = False
         self._round_over: anyio.Event | None = None
 
-    async def write(self, body: Callable[[sqlite3.Connection, float], T]) -> T:
-        """Run ``body(connection, now)`` atomically in a (possibly shared) write transaction."""
-        call: _Call[T] = _Call(body)
+    async def write(self, body: Callable[[sqlite3.Connection, float], T], weight: int = 1) -> T:
+        """Run ``body(connection, now)`` atomically in a (possibly shared) write transaction.
+
+        ``weight`` is how many jobs the body may touch: a shared transaction holds calls of at
+        most ``STEP_JOBS`` in all (a heavier call runs alone).
+        """
+        call: _Call[T] = _Call(body, weight)
         self._queue.append(call)
         try:
             while not call.done:
@@ -95,7 +103,7 @@ class WriteBatcher:
         self._running = True
         try:
             while self._queue:
-                batch, self._queue = self._queue, []
+                batch = self._next_round()
                 try:
                     await anyio.to_thread.run_sync(self._run_batch, batch)
                 finally:
@@ -104,6 +112,17 @@ class WriteBatcher:
                         round_over.set()
         finally:
             self._running = False
+
+    def _next_round(self) -> list[_Call[Any]]:
+        """Take the calls of the next transaction: in arrival order, ``STEP_JOBS`` of weight."""
+        taken, weight = 0, 0
+        for call in self._queue:
+            if taken and weight + call.weight > STEP_JOBS:
+                break
+            taken += 1
+            weight += call.weight
+        batch, self._queue = self._queue[:taken], self._queue[taken:]
+        return batch
 
     def _run_batch(self, batch: list[_Call[Any]]) -> None:
         """Blocking: one transaction for the whole batch (a lone call needs no savepoint)."""

@@ -1,23 +1,31 @@
-"""Transaction bodies for cancel, removal, dead letters, retention and queue settings."""
+"""Transaction bodies for cancel, removal, dead letters, retention and queue settings.
+
+The bulk calls (``clear``, ``cleanup``, ``purge_failed``, ``retry_failed``) are written as bounded
+steps, each touching at most ``STEP_JOBS`` jobs; the adapter runs each step as its own
+transaction, in a loop (see ``steps.py``).
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from kmsg.adapters.sqlite.consuming import settle_params
 from kmsg.adapters.sqlite.rows import due_time
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.errors import JobNotFound
 from kmsg.models import JobState
+from kmsg.validation import STEP_JOBS
 
 __all__ = [
     "cancel",
-    "cleanup",
-    "clear",
-    "purge_failed",
+    "cleanup_step",
+    "clear_step",
+    "newest_seq",
+    "purge_failed_ids",
     "remove",
-    "retry_failed",
+    "retry_failed_ids",
+    "retry_failed_step",
     "set_paused",
     "set_rate_limit",
 ]
@@ -42,53 +50,69 @@ def remove(connection: sqlite3.Connection, _now: float, queue: str, job_id: str)
     return connection.execute(sql("remove"), {"queue": queue, "id": job_id}).rowcount > 0
 
 
-def clear(connection: sqlite3.Connection, _now: float, queue: str) -> int:
-    """Delete every job of the queue; its settings stay."""
-    return connection.execute(sql("clear"), {"queue": queue}).rowcount
+def clear_step(connection: sqlite3.Connection, _now: float, queue: str, last_seq: int) -> int:
+    """Delete up to ``STEP_JOBS`` jobs of the queue with ``seq <= last_seq``; return how many."""
+    params = {"queue": queue, "last_seq": last_seq, "step": STEP_JOBS}
+    return connection.execute(sql("clear"), params).rowcount
 
 
-def cleanup(
-    connection: sqlite3.Connection,
-    now: float,
-    queue: str,
-    states: Iterable[JobState],
-    older_than: float,
+def newest_seq(connection: sqlite3.Connection, _now: float) -> int:
+    """The newest job's ``seq``: a clear deletes the jobs up to it (later ones may survive)."""
+    value: int = connection.execute(sql("newest_seq")).fetchone()[0]
+    return value
+
+
+def cleanup_step(
+    connection: sqlite3.Connection, _now: float, queue: str, state: JobState, cutoff: float
 ) -> int:
-    """Delete jobs of the given terminal states that ended at least ``older_than`` s ago."""
-    cutoff = now - older_than
-    params = [{"queue": queue, "state": s.value, "cutoff": cutoff} for s in states]
-    return connection.executemany(sql("cleanup"), params).rowcount
+    """Delete up to ``STEP_JOBS`` jobs in terminal ``state`` that ended by ``cutoff``, oldest
+    first; return how many. With ``failed`` this is a step of ``purge_failed``."""
+    params = {"queue": queue, "state": state.value, "cutoff": cutoff, "step": STEP_JOBS}
+    return connection.execute(sql("cleanup"), params).rowcount
 
 
-def retry_failed(
+def retry_failed_ids(
     connection: sqlite3.Connection,
     now: float,
     queue: str,
-    job_ids: Sequence[str] | None,
+    job_ids: Sequence[str],
     to_queue: str,
 ) -> int:
-    """Move dead letters back to pending (in ``to_queue``), attempts reset, errors kept."""
+    """Move these dead letters (at most ``STEP_JOBS``) back to pending in ``to_queue``,
+    attempts reset, errors kept; return how many moved (the others are skipped)."""
     connection.execute(sql("touch_queue"), {"queue": to_queue})
     base = {"queue": queue, "to_queue": to_queue, "run_at": due_time(now)}
-    if job_ids is None:
-        return connection.execute(sql("retry_failed_all"), base).rowcount
-    params = [{**base, "id": job_id} for job_id in dict.fromkeys(job_ids)]
+    params = [{**base, "id": job_id} for job_id in job_ids]
     return connection.executemany(sql("retry_failed_one"), params).rowcount if params else 0
 
 
-def purge_failed(
+def retry_failed_step(
     connection: sqlite3.Connection,
     now: float,
     queue: str,
-    job_ids: Sequence[str] | None,
-    older_than: float | None,
+    to_queue: str,
+    cutoff: float,
+    after: tuple[float, int],
+) -> tuple[int, int, tuple[float, int]]:
+    """One step of ``retry_failed(all)``: the next ``STEP_JOBS`` dead letters that failed by
+    ``cutoff``, past the keyset ``after``. Returns (found, moved, where the next step starts)."""
+    params = {"queue": queue, "cutoff": cutoff, "after_at": after[0], "after_seq": after[1]}
+    rows = connection.execute(sql("retry_failed_scan"), {**params, "step": STEP_JOBS}).fetchall()
+    if not rows:
+        return 0, 0, after
+    moved = retry_failed_ids(connection, now, queue, [row[0] for row in rows], to_queue)
+    return len(rows), moved, (rows[-1][1], rows[-1][2])
+
+
+def purge_failed_ids(
+    connection: sqlite3.Connection,
+    _now: float,
+    queue: str,
+    job_ids: Sequence[str],
+    cutoff: float,
 ) -> int:
-    """Delete dead letters (all, or the given ids), keeping those newer than ``older_than``."""
-    cutoff = now - older_than if older_than is not None else float("inf")
-    base = {"queue": queue, "cutoff": cutoff}
-    if job_ids is None:
-        return connection.execute(sql("purge_failed_all"), base).rowcount
-    params = [{**base, "id": job_id} for job_id in dict.fromkeys(job_ids)]
+    """Delete these dead letters (at most ``STEP_JOBS``) that failed by ``cutoff``."""
+    params = [{"queue": queue, "id": job_id, "cutoff": cutoff} for job_id in job_ids]
     return connection.executemany(sql("purge_failed_one"), params).rowcount if params else 0
 
 

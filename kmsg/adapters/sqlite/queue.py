@@ -1,7 +1,10 @@
 """The SQLite adapter: :class:`SQLiteJobQueue`, one file shared safely by many processes on a host.
 
 Each call validates its input in the event loop, then runs one whole transaction in one anyio
-worker thread (works under asyncio and trio); the SQL is in ``sql/*.sql``. The one sqlite3 call
+worker thread (works under asyncio and trio); the SQL is in ``sql/*.sql``. The bulk calls
+(``enqueue_many`` and ``import_jobs`` of big batches, ``complete_many``, ``clear``, ``cleanup``,
+``purge_failed``, ``retry_failed``) run as a sequence of such transactions, each touching at most
+``STEP_JOBS`` jobs and about ``STEP_BYTES`` of new data (``steps.py``). The one sqlite3 call
 made on the event loop is ``wait_for_jobs``'s non-blocking ``PRAGMA data_version`` poll (see
 ``watch.py``). See ``database.py`` for locking and retries and ``__init__.py`` for durability
 settings.
@@ -17,11 +20,12 @@ from typing import Self, TypeVar
 import anyio
 import anyio.to_thread
 
-from kmsg.adapters.base import QueueBase, chunks
+from kmsg.adapters.base import QueueBase, batch_steps, chunks, write_in_steps
 from kmsg.adapters.sqlite import consuming, housekeeping, producing, reading
 from kmsg.adapters.sqlite.batching import WriteBatcher
 from kmsg.adapters.sqlite.database import Database, open_database
 from kmsg.adapters.sqlite.options import SQLiteOptions
+from kmsg.adapters.sqlite.steps import most_steps, sized_steps
 from kmsg.adapters.sqlite.watch import CommitWatch, open_watch
 from kmsg.codec import PayloadCodec
 from kmsg.errors import LeaseLost, ValidationError
@@ -29,7 +33,9 @@ from kmsg.models import ClaimedJob, Job, JobPage, JobState, Lease, QueueStats
 from kmsg.queue import Capabilities
 from kmsg.validation import (
     MAX_LEASE,
+    STEP_JOBS,
     NewJob,
+    PreparedJob,
     check_batch,
     check_job_ids,
     check_lease,
@@ -97,13 +103,28 @@ class SQLiteJobQueue(QueueBase):
         """What this adapter supports."""
         return CAPABILITIES
 
-    async def _write(self, body: Callable[..., T], *args: object) -> T:
-        return await self._batcher.write(lambda c, now: body(c, now, *args))
+    async def _write(self, body: Callable[..., T], *args: object, weight: int = 1) -> T:
+        """Run ``body(connection, now, *args)`` in a write transaction (maybe a shared one);
+        ``weight`` is how many jobs it may touch (see ``batching.py``)."""
+        return await self._batcher.write(lambda c, now: body(c, now, *args), weight)
 
     async def _read(self, body: Callable[..., T], *args: object) -> T:
+        """Run ``body(connection, now, *args)`` in a read transaction (one snapshot)."""
         return await anyio.to_thread.run_sync(
             self._database.read, lambda c, now: body(c, now, *args)
         )
+
+    async def _repeat(self, body: Callable[..., int], *args: object, jobs: int) -> int:
+        """Run the bounded step ``body(connection, now, *args)`` (it returns how many jobs it
+        found) as separate transactions until one finds fewer than ``STEP_JOBS``; ``jobs`` is
+        how many could match when the call began, which bounds the loop. Returns the sum."""
+        total = 0
+        for _ in range(most_steps(jobs)):
+            found = await self._write(body, *args, weight=STEP_JOBS)
+            total += found
+            if found < STEP_JOBS:
+                break
+        return total
 
     def _notify(self) -> None:
         """Wake this instance's ``wait_for_jobs`` callers (other connections see data_version)."""
@@ -114,19 +135,28 @@ class SQLiteJobQueue(QueueBase):
     # --- producing -----------------------------------------------------------------------------
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
-        """Store a batch in one transaction; ids in input order (dedupe applied in order)."""
+        """Store a batch; ids in input order (dedupe applied in order). One transaction per
+        ``STEP_JOBS`` jobs and ``STEP_BYTES`` of payload; ``IncompleteBatch`` if a later one
+        fails."""
         if not isinstance(jobs, Sequence):
             raise ValidationError(f"jobs must be a sequence of NewJob, not {type(jobs).__name__}")
         check_batch(len(jobs))
         prepared = [prepare_job(job, self._codec) for job in jobs]
         if not prepared:
             return []
-        ids = await self._write(producing.insert_jobs, prepared, self._options.path)
-        self._notify()
-        return ids
+
+        async def write(step: list[PreparedJob]) -> list[str]:
+            return await self._write(
+                producing.insert_jobs, step, self._options.path, weight=len(step)
+            )
+
+        try:
+            return await write_in_steps(prepared, batch_steps(prepared, per_queue=False), write)
+        finally:
+            self._notify()
 
     async def import_jobs(self, jobs: Sequence[Job]) -> int:
-        """Write snapshots as they are; existing ids are skipped. One transaction."""
+        """Write snapshots as they are; existing ids are skipped. One transaction per step."""
         check_batch(len(jobs))
         for job in jobs:
             if not isinstance(job, Job):
@@ -135,8 +165,14 @@ class SQLiteJobQueue(QueueBase):
             check_name("task", job.task)
             check_name("job id", job.id)
             check_states([job.state], allowed=JobState)
-        written = await self._write(producing.import_jobs, list(jobs), self._options.path)
-        self._notify()
+        written = 0
+        try:
+            for step in sized_steps(list(jobs), producing.import_size):
+                written += await self._write(
+                    producing.import_jobs, step, self._options.path, weight=len(step)
+                )
+        finally:
+            self._notify()
         return written
 
     # --- consuming -----------------------------------------------------------------------------
@@ -153,7 +189,7 @@ class SQLiteJobQueue(QueueBase):
         wait = check_seconds("wait", wait, high=MAX_LEASE)
         if wait > 0:
             return await self._claim_waiting(queue, limit, duration, wait)
-        return await self._write(consuming.claim, queue, limit, duration)
+        return await self._write(consuming.claim, queue, limit, duration, weight=limit)
 
     async def complete(self, lease: Lease, *, result: bytes | None = None) -> None:
         """Complete the held job; ``LeaseLost`` on a stale token or a requested cancel."""
@@ -163,12 +199,13 @@ class SQLiteJobQueue(QueueBase):
             raise outcome
 
     async def complete_many(self, completions: Sequence[tuple[Lease, bytes | None]]) -> list[bool]:
-        """Complete a batch of held jobs in one transaction; False where a lease was lost."""
+        """Complete a batch of held jobs, a transaction per step; False where a lease was lost."""
         checked = [(check_lease_arg(lease), check_result(result)) for lease, result in completions]
         check_batch(len(checked))
-        if not checked:
-            return []
-        return await self._write(consuming.complete_many, checked)
+        outcomes: list[bool] = []
+        for step in sized_steps(checked, lambda pair: len(pair[1] or b"")):
+            outcomes += await self._write(consuming.complete_many, list(step), weight=len(step))
+        return outcomes
 
     async def fail(
         self,
@@ -205,7 +242,7 @@ class SQLiteJobQueue(QueueBase):
         seconds = check_lease(duration)
         outcomes: list[float | LeaseLost] = []
         for step in chunks(checked):
-            outcomes += await self._write(consuming.extend_many, step, seconds)
+            outcomes += await self._write(consuming.extend_many, step, seconds, weight=len(step))
         return outcomes
 
     async def release(self, lease: Lease) -> None:
@@ -284,12 +321,32 @@ class SQLiteJobQueue(QueueBase):
         *,
         to_queue: str | None = None,
     ) -> int:
-        """Send dead letters back to ``pending`` (optionally into ``to_queue``), atomically."""
+        """Send dead letters back to ``pending`` (optionally into ``to_queue``), in steps; each
+        job's move is atomic. Without ids, those that failed before the call began."""
         check_name("queue", queue)
         target = queue if to_queue is None else check_name("queue", to_queue)
-        moved = await self._write(housekeeping.retry_failed, queue, check_job_ids(job_ids), target)
-        self._notify()
-        return moved
+        ids = check_job_ids(job_ids)
+        moved = 0
+        try:
+            if ids is not None:
+                for step in chunks(ids):
+                    moved += await self._write(
+                        housekeeping.retry_failed_ids, queue, step, target, weight=len(step)
+                    )
+                return moved
+            cutoff = self._options.clock()
+            dead = (await self._read(reading.state_counts, queue))[JobState.FAILED]
+            after = (-1.0, 0)
+            for _ in range(most_steps(dead)):
+                found, step_moved, after = await self._write(
+                    housekeeping.retry_failed_step, queue, target, cutoff, after, weight=STEP_JOBS
+                )
+                moved += step_moved
+                if found < STEP_JOBS:
+                    break
+            return moved
+        finally:
+            self._notify()
 
     async def purge_failed(
         self,
@@ -298,10 +355,25 @@ class SQLiteJobQueue(QueueBase):
         *,
         older_than: float | None = None,
     ) -> int:
-        """Delete dead letters; return how many."""
+        """Delete dead letters (without ids: those that failed before the call began, or
+        ``older_than`` seconds before it) in steps; return how many."""
         check_name("queue", queue)
         age = None if older_than is None else check_seconds("older_than", older_than)
-        return await self._write(housekeeping.purge_failed, queue, check_job_ids(job_ids), age)
+        ids = check_job_ids(job_ids)
+        started = self._options.clock()
+        if ids is None:
+            dead = (await self._read(reading.state_counts, queue))[JobState.FAILED]
+            cutoff = started - (age or 0.0)
+            return await self._repeat(
+                housekeeping.cleanup_step, queue, JobState.FAILED, cutoff, jobs=dead
+            )
+        cutoff = float("inf") if age is None else started - age  # named: whenever they failed
+        purged = 0
+        for step in chunks(ids):
+            purged += await self._write(
+                housekeeping.purge_failed_ids, queue, step, cutoff, weight=len(step)
+            )
+        return purged
 
     # --- housekeeping --------------------------------------------------------------------------
 
@@ -318,17 +390,28 @@ class SQLiteJobQueue(QueueBase):
         )
 
     async def clear(self, queue: str) -> int:
-        """Delete every job of the queue (settings kept); return how many."""
-        return await self._write(housekeeping.clear, check_name("queue", queue))
+        """Delete every job of the queue (settings kept) in steps; return how many. Jobs
+        written after the call began may survive it."""
+        check_name("queue", queue)
+        newest = await self._read(housekeeping.newest_seq)
+        total = sum((await self._read(reading.state_counts, queue)).values())
+        return await self._repeat(housekeeping.clear_step, queue, newest, jobs=total)
 
     async def cleanup(self, queue: str, states: Iterable[JobState], older_than: float) -> int:
-        """Delete terminal jobs in ``states`` that ended ``older_than`` seconds ago or earlier."""
+        """Delete terminal jobs in ``states`` that ended ``older_than`` seconds before the call
+        began, or earlier, in steps; return how many."""
         check_name("queue", queue)
         if isinstance(states, str):
             states = [states]  # type: ignore[list-item]
         allowed = check_states(states, allowed=_TERMINAL)
-        age = check_seconds("older_than", older_than)
-        return await self._write(housekeeping.cleanup, queue, sorted(allowed), age)
+        cutoff = self._options.clock() - check_seconds("older_than", older_than)
+        counts = await self._read(reading.state_counts, queue)
+        deleted = 0
+        for state in sorted(allowed):
+            deleted += await self._repeat(
+                housekeeping.cleanup_step, queue, state, cutoff, jobs=counts[state]
+            )
+        return deleted
 
     async def pause(self, queue: str) -> None:
         """Stop ``claim`` from handing out the queue's jobs."""

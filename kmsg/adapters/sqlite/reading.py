@@ -16,7 +16,7 @@ from kmsg.errors import JobNotFound
 from kmsg.models import Job, JobPage, JobState, QueueStats, RateLimit
 from kmsg.validation import MAX_PRIORITY
 
-__all__ = ["get", "list_jobs", "peek", "queue_names", "stats", "wake_hint"]
+__all__ = ["get", "list_jobs", "peek", "queue_names", "state_counts", "stats", "wake_hint"]
 
 _SEQ, _PRIORITY, _RUN_AT, _LEASE_UNTIL, _FINISHED_AT = (
     JOB_COLUMNS.index(name) for name in ("seq", "priority", "run_at", "lease_until", "finished_at")
@@ -38,14 +38,21 @@ def peek(connection: sqlite3.Connection, _now: float, queue: str, limit: int) ->
     return [job_from_row(row) for row in rows]
 
 
+def state_counts(connection: sqlite3.Connection, _now: float, queue: str) -> dict[JobState, int]:
+    """How many jobs of the queue are in each state (kept by triggers: O(1))."""
+    counts = dict.fromkeys(JobState, 0)
+    for state, count in connection.execute(sql("job_counts"), {"queue": queue}):
+        counts[JobState(state)] = count
+    return counts
+
+
 def stats(connection: sqlite3.Connection, now: float, queue: str) -> QueueStats:
     """Counts per state, the oldest pending job's age and the settings, from one snapshot.
 
     The counts are kept by triggers (schema 0002) and the age comes from one index seek per
     distinct pending priority, so no statement here reads more than a few rows.
     """
-    counts = {state.value: 0 for state in JobState}
-    counts.update(connection.execute(sql("job_counts"), {"queue": queue}).fetchall())
+    counts = {state.value: count for state, count in state_counts(connection, now, queue).items()}
     oldest = connection.execute(sql("oldest_pending"), {"queue": queue}).fetchone()[0]
     settings = connection.execute(sql("queue_settings"), {"queue": queue}).fetchone()
     paused, max_jobs, per_seconds = settings[:3] if settings is not None else (0, None, 1.0)

@@ -1,2 +1,2 @@
 DELETE FROM jobs
-WHERE queue = :queue AND id = :id AND state = 'failed' AND failed_at <= :cutoff
+WHERE queue = :queue AND id = :id AND state = 'failed' AND finished_at <= :cutoff

@@ -1,4 +1,5 @@
--- As retry_failed_all, for one id.
+-- A dead letter back to pending (in :to_queue), attempts reset, errors kept; OR IGNORE
+-- skips it when its id or its live dedupe key already exists in the target queue.
 UPDATE OR IGNORE jobs SET
     queue = :to_queue,
     state = 'pending',
