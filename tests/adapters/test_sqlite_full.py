@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from kmsg import BackendFull, JobNotFound, JobState, NewJob, open_queue
+from kmsg import BackendFull, IncompleteBatch, JobNotFound, JobState, NewJob, open_queue
 from kmsg.adapters.sqlite import SQLiteJobQueue
 from kmsg.adapters.sqlite.space import DRAIN_RESERVE
 
@@ -98,3 +98,17 @@ async def test_enqueue_is_refused_while_draining_keeps_working(queue: SQLiteJobQ
 
     await queue.enqueue_many(_jobs(20, size=2000, tag="again"))
     assert (await queue.stats("q")).pending == 20
+
+
+async def test_a_batch_stopped_part_way_by_a_full_disk_says_what_it_stored(
+    queue: SQLiteJobQueue,
+) -> None:
+    # Room for the first step of 1,000 jobs beside the reserve, not for the second.
+    _limit_pages(queue, DRAIN_RESERVE + 1_000_000)
+    jobs = _jobs(2500, size=300, tag="big")
+    with pytest.raises(IncompleteBatch) as stopped:
+        await queue.enqueue_many(jobs)
+    assert isinstance(stopped.value.__cause__, BackendFull)
+    assert stopped.value.stored == {job.job_id for job in jobs[:1000]}
+    assert stopped.value.ids == [job.job_id for job in jobs]
+    assert (await queue.stats("q")).pending == 1000

@@ -14,6 +14,21 @@ Durability. The database runs in WAL mode.
 - ``synchronous=FULL``: every commit is fsynced before it returns, so a committed enqueue or
   acknowledgement survives a power cut, at the cost of one fsync per transaction.
 
+Files. kmsg opens only its own database files (stamped ``PRAGMA application_id`` 0x6B6D7367,
+"kmsg") and new, empty ones; any other file, or one that is damaged or not SQLite at all, is
+refused with ``BackendUnavailable`` naming it, and left untouched (see
+:mod:`kmsg.adapters.sqlite.identity`). The WAL is cut back to 16 MiB when it restarts after a long
+reader let it grow (``journal_size_limit``). On a full disk writes fail with ``BackendFull``,
+nothing of the call written; enqueue and import already refuse new jobs that would leave less
+than 8 MiB, which are kept for the calls that drain and free (see
+:mod:`kmsg.adapters.sqlite.space`).
+
+Scale. ``stats`` reads counts kept by triggers, in O(1) of the queue; the bulk calls (big
+batches, ``clear``, ``cleanup``, ``purge_failed``, ``retry_failed``) run in steps of at most
+``STEP_JOBS`` jobs, each its own short transaction, so claims and acknowledgements of other
+writers go on in between. Due times (``run_at``) are stored floored to the whole millisecond, so
+jobs of one priority due in the same millisecond are claimed in enqueue order.
+
 Many processes may share one file: every write is a ``BEGIN IMMEDIATE`` transaction, and lock
 contention is retried (see :mod:`kmsg.adapters.sqlite.database`), so "database is locked" does not
 reach callers. Concurrent writes of one adapter instance are group-committed: they share one
@@ -38,6 +53,6 @@ async def open_url(url: str, **options: Any) -> SQLiteJobQueue:
     """Open the SQLite queue named by ``url`` (called by ``kmsg.open_queue``).
 
     Raises ``ValidationError`` for a malformed URL or option and ``BackendUnavailable`` when the
-    file cannot be opened or has a schema newer than this kmsg.
+    file cannot be opened, is not kmsg's, is damaged or has a schema newer than this kmsg.
     """
     return await SQLiteJobQueue.open(parse_url(url, options))

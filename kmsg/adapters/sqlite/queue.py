@@ -326,27 +326,32 @@ class SQLiteJobQueue(QueueBase):
         check_name("queue", queue)
         target = queue if to_queue is None else check_name("queue", to_queue)
         ids = check_job_ids(job_ids)
-        moved = 0
         try:
-            if ids is not None:
-                for step in chunks(ids):
-                    moved += await self._write(
-                        housekeeping.retry_failed_ids, queue, step, target, weight=len(step)
-                    )
-                return moved
-            cutoff = self._options.clock()
-            dead = (await self._read(reading.state_counts, queue))[JobState.FAILED]
-            after = (-1.0, 0)
-            for _ in range(most_steps(dead)):
-                found, step_moved, after = await self._write(
-                    housekeeping.retry_failed_step, queue, target, cutoff, after, weight=STEP_JOBS
+            if ids is None:
+                return await self._retry_every_dead_letter(queue, target)
+            moved = 0
+            for step in chunks(ids):
+                moved += await self._write(
+                    housekeeping.retry_failed_ids, queue, step, target, weight=len(step)
                 )
-                moved += step_moved
-                if found < STEP_JOBS:
-                    break
             return moved
         finally:
             self._notify()
+
+    async def _retry_every_dead_letter(self, queue: str, target: str) -> int:
+        """``retry_failed(queue)``: every dead letter that failed by now, a step at a time,
+        each step starting where the previous one stopped (skipped jobs stay dead letters)."""
+        cutoff = self._options.clock()
+        dead = (await self._read(reading.state_counts, queue))[JobState.FAILED]
+        moved, after = 0, (-1.0, 0)
+        for _ in range(most_steps(dead)):
+            found, step_moved, after = await self._write(
+                housekeeping.retry_failed_step, queue, target, cutoff, after, weight=STEP_JOBS
+            )
+            moved += step_moved
+            if found < STEP_JOBS:
+                break
+        return moved
 
     async def purge_failed(
         self,
