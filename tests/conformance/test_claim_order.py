@@ -103,3 +103,10 @@ async def test_peek_shows_pending_jobs_in_claim_order_without_claiming(
     assert [ping_of(job).n for job in await queue.peek(qname)] == [1]
     assert (await queue.stats(qname)).pending == 3
     assert await claim_order(queue, qname, 3) == [1, 2, 0]
+
+
+async def test_one_claim_takes_at_most_a_thousand_jobs(queue: JobQueue, qname: str) -> None:
+    """A claim is one bounded step, however large its limit."""
+    await enqueue_pings(queue, qname, 1500)
+    assert len(await queue.claim(qname, limit=5000)) == 1000
+    assert len(await queue.claim(qname, limit=5000)) == 500

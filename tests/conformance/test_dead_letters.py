@@ -96,6 +96,19 @@ async def test_retry_failed_to_another_queue_keeps_the_id(
     await queue.complete(claimed.lease)
 
 
+async def test_retry_to_a_queue_holding_the_same_id_keeps_both_jobs(
+    queue: JobQueue, qname: str, qname2: str
+) -> None:
+    """A dead letter whose id another job holds in the target queue is skipped, never lost."""
+    (dead,) = await dead_letter(queue, qname, 1)
+    await queue.enqueue(Ping(n=99), queue=qname2, job_id=dead)
+    assert await queue.retry_failed(qname, [dead], to_queue=qname2) == 0
+    assert await queue.retry_failed(qname, to_queue=qname2) == 0
+    assert (await queue.get(qname, dead)).state is JobState.FAILED
+    other = await queue.get(qname2, dead)
+    assert (other.state, other.payload) == (JobState.PENDING, b'{"n":99}')
+
+
 async def test_purge_failed_by_id(queue: JobQueue, qname: str) -> None:
     ids = await dead_letter(queue, qname, 3)
     live = await queue.enqueue(Ping(n=9), queue=qname)

@@ -68,9 +68,7 @@ async def test_due_time_is_kept_to_the_millisecond(queue: JobQueue, qname: str) 
     assert await claimed_ids(queue, qname, 2) == [fourth, third]
 
 
-async def test_a_released_job_keeps_its_place_among_its_equals(
-    queue: JobQueue, qname: str
-) -> None:
+async def test_a_released_job_keeps_its_place_among_its_equals(queue: JobQueue, qname: str) -> None:
     due = time.time() - 1.0
     ids = [await queue.enqueue(Ping(n=n), queue=qname, run_at=due) for n in range(3)]
     claimed = await claim_one(queue, qname)
@@ -86,7 +84,9 @@ async def test_a_batch_of_several_steps_keeps_its_order(queue: JobQueue, qname: 
     ids = await queue.enqueue_many(many)
     assert ids == [job.job_id or ids[n] for n, job in enumerate(many)]
     assert len(set(ids)) == 2500
-    claimed = await queue.claim(qname, limit=2500)
+    claimed = []
+    for _ in range(3):  # a claim takes at most 1,000 jobs
+        claimed += await queue.claim(qname, limit=2500)
     assert [c.job.id for c in claimed] == ids
     big = [
         NewJob(payload=Blob(data=f"{n:03d}" + "x" * 200_000), queue=qname, run_at=due)

@@ -7,7 +7,8 @@ not chased.
 
 A retry to another queue crosses Redis Cluster slots, so it runs in steps, at least once and
 idempotent by job id: read a page of dead letters, write them into the target queue as pending
-(ids already there are skipped), then delete them from the source queue's dead letters. An
+(ids already there are skipped and stay dead letters of the source, as on SQLite), then delete
+the ones written from the source queue's dead letters. An
 interruption between the steps leaves the job in both queues' records (failed in the source,
 pending in the target) until the call is repeated; it never loses a job.
 """
@@ -76,8 +77,9 @@ class DeadLetters:
         ]
         if not jobs:
             return 0
-        await self._adapter._write_snapshots(to_queue, jobs, "retry")
-        return await self.purge(queue, [job.id for job in jobs], older_than=None)
+        moved = await self._adapter._write_snapshots(to_queue, jobs, "retry")
+        # Only what arrived leaves: a dead letter whose id the target holds already stays put.
+        return await self.purge(queue, moved, older_than=None)
 
     async def purge(
         self, queue: str, job_ids: Iterable[str] | None, *, older_than: float | None

@@ -548,19 +548,20 @@ class RedisJobQueue(QueueBase):
             by_queue.setdefault(check_name("queue", job.queue), []).append(job)
         written = 0
         for queue, batch in by_queue.items():
-            written += await self._write_snapshots(queue, batch, "import")
+            written += len(await self._write_snapshots(queue, batch, "import"))
         return written
 
-    async def _write_snapshots(self, queue: str, jobs: Sequence[Job], mode: str) -> int:
-        """Run import.lua on ``queue`` in steps (``mode`` 'import' or 'retry'); return how many
-        were new."""
-        written = 0
+    async def _write_snapshots(self, queue: str, jobs: Sequence[Job], mode: str) -> list[str]:
+        """Run import.lua on ``queue`` in steps (``mode`` 'import' or 'retry'); return the ids
+        that were new there (the others existed already and were left alone)."""
+        written: list[str] = []
         step: list[Any] = []
         size = count = 0
         for job in [*jobs, None]:
             full = count >= STEP_JOBS or (job is not None and size + len(job.payload) > STEP_BYTES)
             if count and (job is None or full):
-                written += int(await self._run("import", queue, [mode, count, *step]))
+                reply = await self._run("import", queue, [mode, count, *step])
+                written += [job_id.decode() for job_id in reply]
                 step, size, count = [], 0, 0
             if job is not None:
                 step += import_args(job)

@@ -17,6 +17,7 @@ from kmsg.adapters.sqlite.rows import TOKEN, append_error, claim_order, due_time
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.errors import LeaseLost
 from kmsg.models import Backoff, ClaimedJob, JobState, Lease
+from kmsg.validation import STEP_JOBS
 
 __all__ = ["claim", "complete", "extend", "extend_many", "fail", "release", "settle_params"]
 
@@ -96,12 +97,14 @@ def _bucket(connection: sqlite3.Connection, now: float, queue: str) -> tuple[boo
 def claim(
     connection: sqlite3.Connection, now: float, queue: str, limit: int, lease: float | None
 ) -> list[ClaimedJob]:
-    """End expired leases, promote due delayed jobs, then take the best pending ones."""
+    """End expired leases, promote due delayed jobs, then take the best pending ones (at most
+    ``STEP_JOBS`` of each, so one claim's transaction stays short)."""
     _end_expired_leases(connection, now, queue)
     connection.execute(
         sql("promote_due"), {"queue": queue, "now": now, "batch": HOUSEKEEPING_BATCH}
     )
     paused, tokens = _bucket(connection, now, queue)
+    limit = min(limit, STEP_JOBS)
     allowed = 0 if paused else limit if tokens is None else min(limit, math.floor(tokens + 1e-9))
     if allowed <= 0:
         return []

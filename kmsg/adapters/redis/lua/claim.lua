@@ -2,7 +2,7 @@
 -- claim: end expired leases, promote due delayed jobs, then lease the best pending jobs.
 -- Runs under maxmemory (allow-oom): a fleet must be able to drain the queue that fills it.
 -- KEYS, ARGV[1]: see includes/common.lua.
--- ARGV[2]  limit (jobs wanted)
+-- ARGV[2]  limit (jobs wanted; at most STEP_JOBS are taken)
 -- ARGV[3]  lease seconds ('' = each job's own lease)
 -- ARGV[4]  a fresh random token base (made by the client for this call); the job in slot i
 --          gets lease token base .. '.' .. i, so every lease of every call is distinct
@@ -47,7 +47,7 @@ for _, m in ipairs(redis.call('ZRANGE', K.delayed, '-inf', now_ms, 'BYSCORE', 'L
 end
 
 local meta = read_meta()
-local take = tonumber(ARGV[2])
+local take = math.min(tonumber(ARGV[2]), STEP_JOBS)
 local tokens = bucket(meta, now)
 if meta[1] == '1' then take = 0 end
 if tokens then take = math.min(take, math.floor(tokens)) end

@@ -10,21 +10,33 @@
 --          backoff_initial, backoff_factor, backoff_maximum, lease, dedupe_key,
 --          errors (JSON array of {at, attempt, type, message}), '1' if a result is given, result,
 --          '1' if cancel was requested, completed_at, failed_at, cancelled_at
--- Returns: how many jobs were written (ids that already exist are skipped). Each gets a new
---          enqueue sequence number in this queue.
+-- Returns: the ids of the jobs written, in order (ids that already exist are skipped). Each
+--          gets a new enqueue sequence number in this queue. In 'retry' mode an id whose record
+--          here is the same job (task, created_at and payload) counts as written: an earlier,
+--          interrupted move already brought it.
 local BLOCK = 21
 local now = now_s()
-local count = 0
+local written = {}
 
 local function number(value)
   if value == '' then return nil end
   return tonumber(value)
 end
 
+-- In 'retry' mode: whether the record of `id` here is the job being moved (moved before).
+local function moved_before(id, p)
+  if ARGV[2] ~= 'retry' then return false end
+  local here = load(id)
+  return here.task == ARGV[p + 2] and here.payload == ARGV[p + 3]
+    and here.created_at == tonumber(ARGV[p + 6])
+end
+
 for i = 1, tonumber(ARGV[3]) do
   local p = 4 + (i - 1) * BLOCK
   local id = ARGV[p]
-  if redis.call('HEXISTS', K.jobs, id) == 0 then
+  if redis.call('HEXISTS', K.jobs, id) == 1 then
+    if moved_before(id, p) then written[#written + 1] = id end
+  else
     local job = {
       state = ARGV[p + 1], task = ARGV[p + 2], payload = ARGV[p + 3],
       priority = tonumber(ARGV[p + 4]), run_at = floor_ms(tonumber(ARGV[p + 5])),
@@ -63,8 +75,8 @@ for i = 1, tonumber(ARGV[3]) do
     if is_live(job.state) then take_dedupe(id, job) end
     store(id, job)
     index(id, job)
-    count = count + 1
+    written[#written + 1] = id
   end
 end
-if count > 0 then notify(now) end
-return count
+if #written > 0 then notify(now) end
+return written
