@@ -22,8 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import os
 import json
+import os
 import subprocess
 import sys
 import tempfile
