@@ -10,7 +10,6 @@ import pytest
 
 from kmsg import JobNotFound, JobState
 from kmsg.adapters.redis import RedisJobQueue
-from tests.backends import Store
 from tests.redis_servers import redis_store
 
 pytestmark = pytest.mark.anyio

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 import time
 
+import anyio
 import pytest
 
 from kmsg import JobQueue, NewJob
@@ -106,7 +106,7 @@ async def test_jobs_from_several_producer_processes_go_in_enqueue_order(
         ids = [f"{'zyx'[producer]}{n:02d}" for n in range(5)]
         spec = json.dumps({"url": store.url, "options": store.options, "queue": qname})
         code = PRODUCER.format(spec=spec, ids=ids, due=due)
-        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+        await anyio.run_process([sys.executable, "-c", code], check=True)
         expected += ids
     assert await claimed_ids(queue, qname, 15) == expected
 
