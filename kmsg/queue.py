@@ -142,7 +142,7 @@ class JobQueue(Protocol):
     async def claim(
         self, queue: str, *, limit: int = 1, lease: float | None = None, wait: float = 0.0
     ) -> list[ClaimedJob]:
-        """Claim up to ``limit`` due jobs (at most ``STEP_JOBS``, 1,000, in one call); return
+        """Claim up to ``limit`` due jobs (at most ``STEP_JOBS``, 500, in one call); return
         ``[]`` when none is due.
 
         In one atomic step: move due ``delayed`` jobs to ``pending``; end expired leases (each

@@ -55,7 +55,7 @@ MIN_LEASE: Final = 0.05
 MAX_LEASE: Final = 7 * 24 * 3600.0
 MAX_DELAY: Final = 10 * 366 * 24 * 3600.0
 MAX_BATCH: Final = 10_000
-STEP_JOBS: Final = 1000
+STEP_JOBS: Final = 500
 """Most jobs one atomic step (one Lua script, one SQLite transaction) touches; see kmsg.queue."""
 STEP_BYTES: Final = 1 << 20
 """About the most bytes of new job data one atomic step writes (a bigger single job is a step)."""

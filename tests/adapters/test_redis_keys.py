@@ -15,7 +15,8 @@ from redis.crc import key_slot
 from kmsg import open_queue
 from kmsg.adapters.redis import RedisJobQueue
 from kmsg.adapters.redis.keys import QueueKeys
-from kmsg.adapters.redis.scripts import SCRIPT_NAMES, script_sha
+from kmsg.adapters.redis.scripts import SCRIPT_NAMES, script_sha, shared_source
+from kmsg.validation import STEP_BYTES, STEP_JOBS
 from tests.backends import Store
 from tests.redis_servers import RedisServer, redis_cluster_store, redis_store
 
@@ -160,3 +161,10 @@ async def test_cluster_script_flush_is_recovered(tmp_path: Path) -> None:
         (claimed,) = await queue.claim("flushme")
         await queue.complete(claimed.lease)
         assert (await queue.stats("flushme")).completed == 1
+
+
+def test_the_scripts_bounds_are_the_contracts() -> None:
+    """common.lua's STEP_JOBS and STEP_BYTES are kmsg.validation's."""
+    source = shared_source()
+    assert re.search(rf"^local STEP_JOBS = {STEP_JOBS}$", source, re.MULTILINE)
+    assert re.search(rf"^local STEP_BYTES = {STEP_BYTES}$", source, re.MULTILINE)

@@ -17,6 +17,7 @@ import pytest
 from kmsg import BackendFull, IncompleteBatch, JobNotFound, JobState, NewJob, open_queue
 from kmsg.adapters.sqlite import SQLiteJobQueue
 from kmsg.adapters.sqlite.space import DRAIN_RESERVE
+from kmsg.validation import STEP_JOBS
 
 pytestmark = pytest.mark.anyio
 
@@ -103,12 +104,13 @@ async def test_enqueue_is_refused_while_draining_keeps_working(queue: SQLiteJobQ
 async def test_a_batch_stopped_part_way_by_a_full_disk_says_what_it_stored(
     queue: SQLiteJobQueue,
 ) -> None:
-    # Room for the first step of 1,000 jobs beside the reserve, not for the second.
-    _limit_pages(queue, DRAIN_RESERVE + 1_000_000)
-    jobs = _jobs(2500, size=300, tag="big")
+    # Room for the first step of STEP_JOBS jobs (about 820 bytes each, as space.py counts)
+    # beside the reserve, not for the second.
+    _limit_pages(queue, DRAIN_RESERVE + STEP_JOBS * 1100)
+    jobs = _jobs(5 * STEP_JOBS, size=300, tag="big")
     with pytest.raises(IncompleteBatch) as stopped:
         await queue.enqueue_many(jobs)
     assert isinstance(stopped.value.__cause__, BackendFull)
-    assert stopped.value.stored == {job.job_id for job in jobs[:1000]}
+    assert stopped.value.stored == {job.job_id for job in jobs[:STEP_JOBS]}
     assert stopped.value.ids == [job.job_id for job in jobs]
-    assert (await queue.stats("q")).pending == 1000
+    assert (await queue.stats("q")).pending == STEP_JOBS

@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 from kmsg import JobQueue, JobState, NewJob
+from kmsg.validation import STEP_JOBS
 from tests.conformance.support import MARGIN, Ping, claim_one, enqueue_pings, ping_of
 
 pytestmark = pytest.mark.anyio
@@ -105,8 +106,8 @@ async def test_peek_shows_pending_jobs_in_claim_order_without_claiming(
     assert await claim_order(queue, qname, 3) == [1, 2, 0]
 
 
-async def test_one_claim_takes_at_most_a_thousand_jobs(queue: JobQueue, qname: str) -> None:
-    """A claim is one bounded step, however large its limit."""
-    await enqueue_pings(queue, qname, 1500)
-    assert len(await queue.claim(qname, limit=5000)) == 1000
-    assert len(await queue.claim(qname, limit=5000)) == 500
+async def test_one_claim_takes_at_most_one_step_of_jobs(queue: JobQueue, qname: str) -> None:
+    """A claim is one bounded step (STEP_JOBS jobs), however large its limit."""
+    await enqueue_pings(queue, qname, STEP_JOBS + 100)
+    assert len(await queue.claim(qname, limit=5000)) == STEP_JOBS
+    assert len(await queue.claim(qname, limit=5000)) == 100

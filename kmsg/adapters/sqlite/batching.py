@@ -8,6 +8,11 @@ call's savepoint only and is raised to that caller alone. Calls run in arrival o
 says how many jobs it may touch, and a round takes calls of ``STEP_JOBS`` jobs in all (a heavier
 call runs alone), so a shared transaction is as bounded as one step of a bulk call.
 
+After a transaction that held the write lock for :data:`LONG_HOLD` or more, the next one waits
+as long again (:data:`MOST_GAP` at most) before taking the lock: other processes' writers, which
+poll for the lock every few milliseconds (``database.py``), get in between the steps of a bulk
+call instead of starving behind it. Short transactions, a worker's usual ones, never wait.
+
 Whichever caller finds no round in progress runs rounds until the queue is empty; the others wait
 for the round that carries their call. If that runner is cancelled, the next waiter takes over;
 a caller cancelled before its call's round began withdraws the call.
@@ -16,10 +21,11 @@ a caller cancelled before its call's round began withdraws the call.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Final, Generic, TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -27,7 +33,12 @@ import anyio.to_thread
 from kmsg.adapters.sqlite.database import Database, storage_error
 from kmsg.validation import STEP_JOBS
 
-__all__ = ["WriteBatcher"]
+__all__ = ["LONG_HOLD", "MOST_GAP", "WriteBatcher"]
+
+LONG_HOLD: Final = 0.002
+"""Seconds of holding the write lock after which the adapter leaves it free for a while."""
+MOST_GAP: Final = 0.005
+"""The longest such pause, in seconds."""
 
 T = TypeVar("T")
 
@@ -76,6 +87,8 @@ class WriteBatcher:
         self._queue: list[_Call[Any]] = []
         self._running = False
         self._round_over: anyio.Event | None = None
+        self._free_until = 0.0
+        """Monotonic time before which this adapter leaves the write lock to others."""
 
     async def write(self, body: Callable[[sqlite3.Connection, float], T], weight: int = 1) -> T:
         """Run ``body(connection, now)`` atomically in a (possibly shared) write transaction.
@@ -103,10 +116,17 @@ class WriteBatcher:
         self._running = True
         try:
             while self._queue:
+                gap = self._free_until - time.monotonic()
+                if gap > 0:
+                    await anyio.sleep(gap)
                 batch = self._next_round()
+                began = time.monotonic()
                 try:
                     await anyio.to_thread.run_sync(self._run_batch, batch)
                 finally:
+                    ended = time.monotonic()
+                    if ended - began >= LONG_HOLD:
+                        self._free_until = ended + min(ended - began, MOST_GAP)
                     round_over, self._round_over = self._round_over, None
                     if round_over is not None:
                         round_over.set()

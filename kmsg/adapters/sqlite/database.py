@@ -8,10 +8,14 @@ never fails half way on a lock upgrade.
 Opening looks at the file before writing anything (``identity.py``): a file that is not kmsg's is
 refused untouched, not even switched to WAL.
 
-Contention between processes: SQLite's busy handler waits up to ``busy_timeout`` for the lock; if a
-transaction still meets ``SQLITE_BUSY``/``SQLITE_LOCKED`` it is rolled back and retried from the
-start with a short, jittered backoff, for at least :data:`LOCK_RETRY_BOUND` seconds in all, and only
-then does ``BackendUnavailable`` reach the caller.
+Contention between processes: a transaction that finds the write lock taken is rolled back and
+retried from the start, looking again every 0.1-2 ms (jittered) for at least
+:data:`LOCK_RETRY_BOUND` seconds in all (``2 * busy_timeout`` if longer), and only then does
+``BackendUnavailable`` reach the caller. SQLite's own busy handler is off (``busy_timeout`` 0):
+it sleeps up to 100 ms between looks, so a waiter misses the short gaps another process leaves
+between the steps of a bulk operation and starves behind it; polling every few milliseconds,
+it gets in within a step (see ``batching.py``, which leaves such gaps after a long
+transaction).
 
 Other storage errors become kmsg errors where they are met, at open or in any later call
 (:func:`storage_error`): ``SQLITE_FULL`` is ``BackendFull``, a file that is not SQLite or is
@@ -49,6 +53,8 @@ __all__ = [
 T = TypeVar("T")
 
 LOCK_RETRY_BOUND: Final = 30.0
+LOCK_POLL: Final = 0.002
+"""The longest pause (before jitter) between two looks at a write lock another process holds."""
 WAL_SIZE_LIMIT: Final = 16 << 20
 """``PRAGMA journal_size_limit``: the size the -wal file is cut back to when it restarts.
 
@@ -126,7 +132,7 @@ class Database:
 
     def _run(self, begin: str, body: Callable[[sqlite3.Connection, float], T]) -> T:
         deadline = time.monotonic() + self._retry_bound
-        pause = 0.001
+        pause = 0.0001
         with self._lock:
             while True:
                 connection = self._require()
@@ -143,7 +149,7 @@ class Database:
                             f"sqlite database stayed locked for {self._retry_bound:g} s"
                         ) from exc
                 time.sleep(pause * random.uniform(0.5, 1.5))
-                pause = min(pause * 2, 0.05)
+                pause = min(pause * 2, LOCK_POLL)
 
     def _attempt(
         self,
@@ -193,13 +199,13 @@ def _identify_untouched(connection: sqlite3.Connection, path: Path) -> None:
 def _connect(options: SQLiteOptions) -> sqlite3.Connection:
     connection = sqlite3.connect(
         options.path,
-        timeout=options.busy_timeout,
+        timeout=0,
         isolation_level=None,
         check_same_thread=False,
         cached_statements=_STATEMENT_CACHE,
     )
     try:
-        connection.execute(f"PRAGMA busy_timeout = {int(options.busy_timeout * 1000)}")
+        connection.execute("PRAGMA busy_timeout = 0")  # lock waits are polled (module docstring)
         _identify_untouched(connection, options.path)
         mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":

@@ -4,7 +4,8 @@
 absolute one. Query parameters and keyword arguments are options (keywords win):
 
 - ``synchronous``: ``NORMAL`` (default) or ``FULL``.
-- ``busy_timeout``: seconds a connection waits for another's write lock (default 5).
+- ``busy_timeout``: a call waits for another connection's write lock for
+  ``max(30, 2 * busy_timeout)`` seconds before ``BackendUnavailable`` (default 5).
 - ``poll_interval``: the most seconds between ``wait_for_jobs`` checks for commits by other
   connections (default 0.01); checks are every 1 ms while commits are frequent.
 - ``max_payload_bytes``: the payload size limit (default 256 KiB).

@@ -34,7 +34,7 @@ local BAND = 4398046511104 -- 2^42 ms: about year 2109
 local SEQ_DIGITS = 12
 -- The most jobs one call touches, and about the most record bytes one call rewrites
 -- (kmsg.validation.STEP_JOBS and STEP_BYTES; a test keeps them equal).
-local STEP_JOBS = 1000
+local STEP_JOBS = 500
 local STEP_BYTES = 1048576
 local MAX_ERRORS = 50
 local END_FIELD = {completed = 'completed_at', failed = 'failed_at', cancelled = 'cancelled_at'}
@@ -77,12 +77,18 @@ local function decode(blob)
 end
 
 local function encode(job)
-  local row, n = {}, 0
+  local row, n, holes = {}, 0, false
   for i, name in ipairs(FIELDS) do
     local value = job[name]
-    row[i] = value
-    if value ~= nil then n = i end
+    if value ~= nil then
+      if n < i - 1 then holes = true end
+      row[i] = value
+      n = i
+    end
   end
+  -- A table without holes packs as an array by itself; one with holes would pack as a map, so
+  -- its fields go one by one after an array header (nils included).
+  if not holes then return cmsgpack.pack(row) end
   local header = n < 16 and string.char(0x90 + n) or string.char(0xdc, 0, n)
   return header .. cmsgpack.pack(unpack(row, 1, n))
 end
