@@ -4,7 +4,9 @@ Faults: :meth:`TcpProxy.cut` closes every open connection; :meth:`TcpProxy.black
 forwarding in both directions (bytes wait, as in a partition) until :meth:`TcpProxy.heal`, which
 then cuts the connections that were held; :meth:`TcpProxy.drop_next_reply` lets the next request
 reach the server but throws its reply away and closes that connection, so the client cannot know
-whether its command ran. Runs in the test's event loop (anyio), bound to 127.0.0.1 only.
+whether its command ran; :meth:`TcpProxy.add_latency` delays every chunk by that many seconds in
+each direction (order kept, nothing lost), as a network 20 ms away would. Runs in the test's
+event loop (anyio), bound to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import anyio.abc
 __all__ = ["TcpProxy", "tcp_proxy"]
 
 CHUNK = 65536
+_GONE = (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 
 
 class TcpProxy:
@@ -35,6 +38,8 @@ class TcpProxy:
         self._open.set()
         self._drop_armed = False
         self.dropped_replies = 0
+        self.latency = 0.0
+        """Seconds every chunk is held back in each direction (see :meth:`add_latency`)."""
 
     def url(self, db: int = 0) -> str:
         """``redis://127.0.0.1:<port>/<db>``: the server's URL through the proxy."""
@@ -53,6 +58,10 @@ class TcpProxy:
         """Forward again; connections held by the blackhole are cut (their peers gave up)."""
         self.cut()
         self._open.set()
+
+    def add_latency(self, seconds: float) -> None:
+        """Hold every chunk back ``seconds`` in each direction from now on (0 removes it)."""
+        self.latency = seconds
 
     def drop_next_reply(self) -> None:
         """Throw away the next reply from the server and close its connection."""
@@ -87,9 +96,29 @@ class TcpProxy:
         sink: anyio.abc.SocketStream,
         replies: bool,
     ) -> None:
+        """Forward ``source`` to ``sink``: read chunks as they come, send each one ``latency``
+        seconds after it arrived (a second task sends, so reading never waits for the delay)."""
+        send, receive = anyio.create_memory_object_stream[tuple[float, bytes]](1000)
+        async with anyio.create_task_group() as group, receive:
+            group.start_soon(self._deliver, link, receive, sink, replies)
+            try:
+                async with send:
+                    while True:
+                        data = await source.receive(CHUNK)
+                        await send.send((anyio.current_time() + self.latency, data))
+            except _GONE:
+                link.cancel()
+
+    async def _deliver(
+        self,
+        link: anyio.CancelScope,
+        chunks: anyio.abc.ObjectReceiveStream[tuple[float, bytes]],
+        sink: anyio.abc.SocketStream,
+        replies: bool,
+    ) -> None:
         try:
-            while True:
-                data = await source.receive(CHUNK)
+            async for due, data in chunks:
+                await anyio.sleep(max(due - anyio.current_time(), 0.0))
                 await self._open.wait()
                 if replies and self._drop_armed:
                     self._drop_armed = False
@@ -97,7 +126,7 @@ class TcpProxy:
                     link.cancel()
                     return
                 await sink.send(data)
-        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        except _GONE:
             link.cancel()
 
 
