@@ -27,6 +27,7 @@ WORKLOADS = {
     "W2p": workloads.w2p,
     "W3": workloads.w3,
     "W4": workloads.w4,
+    "W5": workloads.w5,
 }
 ALL_WORKLOADS = [*WORKLOADS, "raw"]
 

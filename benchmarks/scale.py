@@ -1,8 +1,9 @@
-"""W4 for kmsg: claim+complete cost at one backlog size, and bytes per queued job.
+"""W4 for kmsg: claim+complete cost and stats() cost at one backlog size, and bytes per job.
 
 ``python -m benchmarks.scale SYSTEM --jobs N --ops K --reps R`` prints JSON. On an empty store it
 queues ``N + K * R`` jobs with ``enqueue_many`` (10,000 a call), then times ``K`` sequential
-claim(limit=1)+complete pairs, ``R`` times, so the backlog stays at least ``N``. Bytes per job: the
+claim(limit=1)+complete pairs, ``R`` times, so the backlog stays at least ``N``, and the median of
+``K`` ``stats()`` calls. Bytes per job: the
 growth of Redis ``used_memory`` over the fill divided by the jobs (a ``MEMORY USAGE`` scan of a
 million keys would take longer than the fill), or the SQLite file size after a WAL checkpoint
 divided by the jobs.
@@ -15,6 +16,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import statistics
 import time
 from typing import Any
 
@@ -33,6 +35,16 @@ async def _fill(queue: Any, n: int) -> None:
         now = time.time()
         count = min(FILL_BATCH, n - offset)
         await queue.enqueue_many([NewJob(payload=Noop(now, PAD), queue=QUEUE_NAME)] * count)
+
+
+async def _stats_cost(queue: Any, ops: int) -> float:
+    """Median microseconds of one stats() call."""
+    times = []
+    for _ in range(ops):
+        start = time.perf_counter()
+        await queue.stats(QUEUE_NAME)
+        times.append((time.perf_counter() - start) * 1e6)
+    return statistics.median(times)
 
 
 async def _cost(queue: Any, ops: int) -> float:
@@ -67,7 +79,13 @@ async def _measure(url: str, backend: str, args: argparse.Namespace) -> dict[str
         fill_rate = total / (time.perf_counter() - start)
         stored = _storage_bytes(env, backend) - before
         costs = [await _cost(queue, args.ops) for _ in range(args.reps)]
-    return {"bytes_per_job": stored / total, "fill_rate": fill_rate, "cost_us": costs}
+        stats_costs = [await _stats_cost(queue, args.ops) for _ in range(args.reps)]
+    return {
+        "bytes_per_job": stored / total,
+        "fill_rate": fill_rate,
+        "cost_us": costs,
+        "stats_us": stats_costs,
+    }
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The workloads W1-W4: each runs one system for several repetitions and returns result rows.
+"""The workloads W1-W5: each runs one system for several repetitions and returns result rows.
 
 Every repetition starts from an empty private Redis and a fresh SQLite file, with fresh producer
 and worker processes. A repetition that fails or runs over its cap ends the workload for that
@@ -30,6 +30,7 @@ class Sizes:
     w4_small: int = 1_000
     w4_big: int = 1_000_000
     w4_ops: int = 300
+    w5_jobs: int = 1_000_000
     cap: float = 240.0
 
     @classmethod
@@ -44,6 +45,7 @@ class Sizes:
             w4_small=1_000,
             w4_big=50_000,
             w4_ops=200,
+            w5_jobs=50_000,
             cap=60.0,
         )
 
@@ -138,6 +140,7 @@ def w4(bench: Bench, system: str, sizes: Sizes) -> list[Row]:
     big = Row(system, "W4", f"claim+complete @{sizes.w4_big:,}", "us")
     ratio = Row(system, "W4", "ratio big/small", "x")
     size = Row(system, "W4", "bytes per job", "B")
+    stats = Row(system, "W4", f"stats @{sizes.w4_big:,}", "us")
 
     def measure(row: Row, jobs: int) -> dict[str, float]:
         bench.reset()
@@ -157,13 +160,42 @@ def w4(bench: Bench, system: str, sizes: Sizes) -> list[Row]:
 
     def add() -> None:
         measure(small, sizes.w4_small)
-        size.values.append(measure(big, sizes.w4_big)["bytes_per_job"])
+        result = measure(big, sizes.w4_big)
+        size.values.append(result["bytes_per_job"])
+        stats.values.extend(result["stats_us"])
         ratio.values.extend(b / s for b, s in zip(big.values, small.values, strict=True))
 
     if not _attempt(big, add):
-        for row in (small, ratio, size):
+        for row in (small, ratio, size, stats):
             row.status = big.status
-    return [small, big, ratio, size]
+    return [small, big, ratio, size, stats]
+
+
+def w5(bench: Bench, system: str, sizes: Sizes) -> list[Row]:
+    """W5 (kmsg only): the longest stall of other clients during each bulk operation at a big
+    queue (see ``benchmarks/stall.py``): on Redis the longest command the server ran, on SQLite
+    the longest write another process waited for; and the longest round trip the separate probe
+    process saw over all operations (ms). One repetition: it fills N jobs four times over."""
+    if not system.startswith("kmsg-"):
+        return []
+    bench.reset()
+    rows: dict[str, Row] = {}
+    probe = Row(system, "W5", "probe's worst round trip", "ms")
+
+    def add() -> None:
+        result = bench.run_json(
+            ["benchmarks.stall", system, "--jobs", str(sizes.w5_jobs)],
+            cap=max(sizes.cap, sizes.w5_jobs / 500),
+        )
+        for op in result["operations"]:
+            stall = op.get("server_ms", op["worst_ms"])  # Redis: the server's own figure
+            rows.setdefault(op["op"], Row(system, "W5", f"{op['op']} @{sizes.w5_jobs:,}", "ms"))
+            rows[op["op"]].values.append(stall)
+        probe.values.append(max(op["worst_ms"] for op in result["operations"]))
+
+    if not _attempt(probe, add):
+        return [probe]
+    return [*rows.values(), probe]
 
 
 class NotApplicable(Exception):
