@@ -31,9 +31,25 @@ strings that are not valid UTF-8, queue and task names with quotes, semicolons, 
 spaces and thousands of characters, and negative, infinite, NaN or absurd delays, run times,
 priorities, attempts and leases. Each must raise `kmsg.ValidationError` and leave the store's queue
 list and the queue's counts as they were. `tests/reliability/test_corrupt.py` overwrites a stored
-payload with garbage behind kmsg's back (SQLite `UPDATE jobs`, Redis `HSET` on the job hash): the
-job is dead-lettered after one attempt with a `PayloadDecodeError`, and the worker goes on to the
-next job.
+payload with garbage behind kmsg's back (SQLite `UPDATE jobs`, Redis: the payload field of the
+job's record): the job is dead-lettered after one attempt with a `PayloadDecodeError`, and the
+worker goes on to the next job. `tests/adapters/test_redis_missing.py` deletes job records behind
+kmsg's back, in every state and a tenth of a queue at once (what an evicting server did): every
+intact job still runs, the dangling index entries are dropped where met and counted in
+`stats().missing_records`, and no stub record is ever written.
+
+## Memory, eviction and lost data (Redis)
+
+`tests/reliability/test_memory.py`: a server whose `maxmemory-policy` may evict (`allkeys-lru`,
+`volatile-ttl`, `allkeys-random`) is refused at open unless `eviction=warn` is given. Under
+`maxmemory` with `noeviction`, a batch that does not fit is refused whole with `BackendFull`
+(none of its jobs is found afterwards), while claim (ending expired leases), extend, fail,
+release, complete, cancel, remove, the dead-letter calls and listings keep working, and two
+worker processes opened while the server is full drain every acknowledged job; `cleanup` then
+frees the memory and enqueueing works again. A batch of several steps stopped by memory part way
+raises `IncompleteBatch` naming exactly the jobs stored. `tests/reliability/test_redis_restart.py`
+restarts a server that keeps nothing: every client logs one error that the server lost its data,
+and the queue names are right for every client afterwards.
 
 ## Durability: what each setting keeps
 

@@ -39,6 +39,9 @@ TITLES = {
     "poison-raise": "Poison job: the handler always raises",
     "poison-suicide": "Poison job: the handler kills its own process",
     "clock-skew": "Worker clock one hour ahead",
+    "heartbeats-500-in-flight": "500 jobs in flight, a 3 s lease, 20 ms added each way",
+    "redis-out-of-memory": "Redis out of memory (maxmemory, noeviction): refused whole, drained",
+    "redis-restart-without-persistence": "Redis restarted without persistence: lost data noticed",
 }
 MAIN = ("backend", "scale", "size", "faults", "lost", "duplicates", "stale", "recovery")
 RECOVERY = {
