@@ -1,7 +1,8 @@
 """Prometheus metrics for kmsg (``pip install "kmsg[metrics]"``).
 
-- Workers: ``WorkerMetrics().attach(worker)`` counts completed / retried / dead / lease-lost jobs
-  and handler durations; ``start_metrics_server(9464)`` serves them on 127.0.0.1.
+- Workers: ``WorkerMetrics().attach(worker)`` counts completed / retried / dead / lease-lost jobs,
+  handler durations and event loops blocked by async handlers; ``start_metrics_server(9464)``
+  serves them on 127.0.0.1.
 - Producers: ``instrument(queue)`` counts enqueued jobs (or call ``count_enqueued`` yourself).
 - Queue depth: ``scrape(queue)`` (the dashboard's ``/metrics``) reads ``stats()`` per queue at
   scrape time through :class:`QueueDepthCollector`.

@@ -11,6 +11,10 @@ name                                     type       labels
 ``kmsg_jobs_released_total``             counter    queue, task (given back on shutdown)
 ``kmsg_lease_lost_total``                counter    queue, task
 ``kmsg_handler_duration_seconds``        histogram  queue, task
+``kmsg_worker_loop_blocked_total``       counter    queue, task (an async handler blocked the
+                                                    event loop past the worker's threshold)
+``kmsg_worker_loop_blocked_seconds``     counter    queue, task (seconds the loop was blocked;
+                                                    exposed as ``..._seconds_total``)
 ``kmsg_queue_jobs``                      gauge      queue, state (read at scrape time)
 =======================================  =========  =============================================
 """
@@ -47,6 +51,14 @@ class KmsgMetrics:
         self.timed_out = counter("kmsg_jobs_timed_out", "Attempts that hit the job timeout.")
         self.released = counter("kmsg_jobs_released", "Jobs given back unstarted.")
         self.lease_lost = counter("kmsg_lease_lost", "Jobs whose lease a worker lost.")
+        self.loop_blocked = counter(
+            "kmsg_worker_loop_blocked",
+            "Times an async handler blocked a worker's event loop past its threshold.",
+        )
+        self.loop_blocked_seconds = counter(
+            "kmsg_worker_loop_blocked_seconds",
+            "Seconds a worker's event loop was blocked by an async handler.",
+        )
         self.duration = Histogram(
             "kmsg_handler_duration_seconds",
             "Seconds a handler ran, whatever its outcome.",

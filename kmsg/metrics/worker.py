@@ -36,7 +36,8 @@ class WorkerMetrics:
     """Turns ``kmsg.worker.WorkerEvent``s into the kmsg counters and duration histogram.
 
     ``WorkerMetrics().attach(worker)`` subscribes with ``worker.add_listener``. Completed,
-    retried and dead events also observe the handler duration.
+    retried and dead events also observe the handler duration; a ``loop_blocked`` event counts
+    one blocked event loop and adds the seconds it was blocked.
     """
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
@@ -56,14 +57,19 @@ class WorkerMetrics:
             "timed_out": self.metrics.timed_out,
             "released": self.metrics.released,
             "lease_lost": self.metrics.lease_lost,
+            "loop_blocked": self.metrics.loop_blocked,
         }
         kind = str(event.kind).lower()
         labels = (event.job.queue, event.job.task)
         counter = counters.get(kind)
         if counter is not None:
             counter.labels(*labels).inc()
-        if kind in ("completed", "retried", "dead") and event.duration is not None:
+        if event.duration is None:
+            return
+        if kind in ("completed", "retried", "dead"):
             self.metrics.duration.labels(*labels).observe(event.duration)
+        elif kind == "loop_blocked":
+            self.metrics.loop_blocked_seconds.labels(*labels).inc(event.duration)
 
 
 class MetricsServer:

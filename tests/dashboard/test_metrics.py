@@ -69,12 +69,15 @@ def test_worker_metrics_count_events_by_queue_and_task() -> None:
         ("lease_lost", None),
         ("timed_out", None),
         ("released", None),
+        ("loop_blocked", 1.5),
     ]:
         metrics.observe(FakeEvent(kind=kind, job=job, duration=duration))
     labels = {"queue": "sms", "task": "SendSms"}
     for name in ("completed", "retried", "dead", "timed_out", "released"):
         assert _value(registry, f"kmsg_jobs_{name}_total", **labels) == 1.0
     assert _value(registry, "kmsg_lease_lost_total", **labels) == 1.0
+    assert _value(registry, "kmsg_worker_loop_blocked_total", **labels) == 1.0
+    assert _value(registry, "kmsg_worker_loop_blocked_seconds_total", **labels) == 1.5
     assert _value(registry, "kmsg_handler_duration_seconds_count", **labels) == 3.0
     assert abs((_value(registry, "kmsg_handler_duration_seconds_sum", **labels) or 0) - 0.6) < 1e-9
 
