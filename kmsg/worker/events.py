@@ -9,6 +9,11 @@ holds the job; it did nothing more), or ``released`` (given back at shutdown, at
 A job released before its handler started gets ``released`` alone.
 ``timed_out`` comes just before the ``retried`` or ``dead`` of a job that hit ``job_timeout``.
 A job whose task is unknown or whose payload does not decode gets ``dead`` without ``started``.
+
+``loop_blocked`` comes after a job's ``started`` (not always before its outcome) when its
+``async def`` handler blocked the event loop for longer than the worker's
+``loop_block_threshold``; ``duration`` is the time the loop was blocked, reported when the loop
+runs again (see :mod:`kmsg.worker.watchdog`).
 """
 
 from __future__ import annotations
@@ -34,13 +39,15 @@ class EventKind(enum.StrEnum):
     LEASE_LOST = "lease_lost"
     RELEASED = "released"
     TIMED_OUT = "timed_out"
+    LOOP_BLOCKED = "loop_blocked"
 
 
 class WorkerEvent(msgspec.Struct, frozen=True, kw_only=True):
     """One thing that happened to a job.
 
     ``job`` is the snapshot taken at claim time (``job.attempts`` is this run's attempt number);
-    ``duration`` is the handler's run time in seconds once it has run; ``error`` is
+    ``duration`` is the handler's run time in seconds once it has run (for ``loop_blocked``: the
+    seconds the event loop was blocked); ``error`` is
     ``"Type: message"`` for failures; ``at`` is the epoch time of the event.
     """
 

@@ -4,31 +4,44 @@ One :class:`JobRunner` serves a worker's run. Each job is one task that
 
 1. looks up the handler (unknown task: dead-lettered as ``UnknownTask``) and decodes the payload
    (``PayloadDecodeError``: dead-lettered), without ever calling the handler;
-2. runs the handler inside its own cancel scope, whose deadline is the ``job_timeout``;
+2. runs the handler inside its own cancel scope, whose deadline is the ``job_timeout``: an
+   ``async def`` handler on the event loop, a plain ``def`` handler in a worker thread (through
+   ``anyio.to_thread.run_sync`` with ``abandon_on_cancel=True`` and a thread limiter of the
+   worker's concurrency), so a blocking handler cannot starve heartbeats, and a timeout, a lost
+   lease or shutdown returns at once while the abandoned thread finishes in the background (its
+   result is discarded);
 3. acknowledges: a success goes to the worker's :class:`~kmsg.worker.acks.CompletionBuffer`
    (group commit: one ``complete_many`` for every job finished meanwhile) with the JSON-encoded
    return value; a failure is sent at once with ``fail`` and the retry decision (``Retry``,
    ``NonRetryable``, or the retry policy's delay).
 
-A single heartbeat loop serves every job in flight: it ``extend``\\s each lease once a third of it
-has passed, checking every sixth of a lease, so a lease is renewed while at least half of it is
-left. When ``extend`` raises ``LeaseLost`` (the lease expired and the job went to another worker,
-or the job was cancelled or removed) the handler's scope is cancelled at once and nothing more is
-done with the job: another holder may be running it. If heartbeats keep failing for other reasons
-(the backend is unreachable) until the lease has run out by the local clock, the job is treated
-as lost too, since another worker may by then have claimed it.
+A handler whose timeout cancelled it counts as timed out however it ended: one that swallows the
+cancellation and returns normally, or that blocked past its deadline without ever yielding, is a
+``JobTimeout`` failure, never a completion.
+
+One heartbeat loop (:mod:`kmsg.worker.heartbeats`) renews every running job's lease in one
+``extend_many`` call per tick. When a lease is lost (the lease expired and the job went to another
+worker, the job was cancelled or removed, or heartbeats failed until the lease ran out by the
+local clock) the handler's scope is cancelled at once, the reason is logged, and nothing more is
+done with the job: another holder may be running it.
+
+The runner counts every job from its claim to its acknowledgement (:attr:`JobRunner.active`), so
+the worker can drain gracefully; at shutdown it may :meth:`~JobRunner.abandon` the jobs that will
+not end, after which a late-finishing handler's job is left to its lease, untouched.
 """
 
 from __future__ import annotations
 
-import enum
+import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from types import FrameType
+from typing import Any, cast
 
 import anyio
+import anyio.to_thread
 import msgspec
 
 from kmsg.codec import PayloadCodec
@@ -40,35 +53,15 @@ from kmsg.worker.acks import Completion, CompletionBuffer, Outcome
 from kmsg.worker.context import JobContext, _current
 from kmsg.worker.errors import JobTimeout, NonRetryable, ResultError, Retry, UnknownTask
 from kmsg.worker.events import EventKind, EventListener, WorkerEvent, emit
+from kmsg.worker.heartbeats import Heartbeats
+from kmsg.worker.inflight import InFlight, Stop
 from kmsg.worker.log import job_extra, logger
 from kmsg.worker.registry import Handler, HandlerRegistry
 from kmsg.worker.retry import RetryPolicy
 
-__all__ = ["JobRunner", "RunnerConfig"]
+__all__ = ["JobRunner", "RunnerConfig", "job_on_stack"]
 
 _RETRY_STATES = frozenset({JobState.DELAYED, JobState.PENDING})
-
-
-class _Stop(enum.Enum):
-    LEASE_LOST = "lease lost"
-    RELEASE = "release"
-
-
-class _InFlight:
-    """A job whose handler is running: its lease, its cancel scope and its heartbeat schedule."""
-
-    __slots__ = ("expires_at", "job", "lease", "lost_reason", "renew_at", "scope", "stop")
-
-    def __init__(
-        self, claimed: ClaimedJob, scope: anyio.CancelScope, claimed_at: float, lease: float
-    ):
-        self.job = claimed.job
-        self.lease = claimed.lease
-        self.scope = scope
-        self.renew_at = claimed_at + lease / 3.0
-        self.expires_at = claimed_at + lease
-        self.stop: _Stop | None = None
-        self.lost_reason = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +75,7 @@ class RunnerConfig:
     job_timeout: float | None
     retry_policy: RetryPolicy | None
     listeners: list[EventListener]
+    concurrency: int = 10
 
 
 def _error_text(error: BaseException) -> str:
@@ -97,6 +91,43 @@ def _log_unacknowledged(job: Job, error: BaseException | bool = True) -> None:
     )
 
 
+async def _run_async_handler(
+    record: InFlight, func: Callable[[Any], Awaitable[Any]], payload: msgspec.Struct
+) -> Any:
+    """Await an async handler. ``record`` is unused here: :func:`job_on_stack` reads it from this
+    frame to name the job whose handler blocks the event loop."""
+    return await func(payload)
+
+
+_ASYNC_HANDLER_CODE = _run_async_handler.__code__
+
+
+def job_on_stack(frame: FrameType | None) -> Job | None:
+    """The job whose async handler runs in ``frame`` or a frame below it on the stack, if any.
+
+    For the loop watchdog: called from its thread with the loop thread's innermost frame, only
+    when the loop is blocked, so it costs nothing per job.
+    """
+    while frame is not None:
+        if frame.f_code is _ASYNC_HANDLER_CODE:
+            record = frame.f_locals.get("record")
+            return record.job if isinstance(record, InFlight) else None
+        frame = frame.f_back
+    return None
+
+
+def _call_in_thread(func: Callable[[Any], Any], payload: msgspec.Struct) -> Any:
+    result = func(payload)
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise NonRetryable(
+            f"handler {getattr(func, '__qualname__', func)!r} is a plain def but returned an "
+            "awaitable; declare it async def"
+        )
+    return result
+
+
 class JobRunner:
     """Runs claimed jobs for one run of a worker, and heartbeats them while they run."""
 
@@ -105,31 +136,45 @@ class JobRunner:
         self._on_done = on_done
         self._encoder = msgspec.json.Encoder()
         self._jitter = RetryPolicy()
-        self._in_flight: dict[str, _InFlight] = {}
+        self._in_flight: dict[str, InFlight] = {}
+        self._live: dict[str, Job] = {}
         self._releasing = False
+        self._closed = False
+        self._threads = anyio.CapacityLimiter(config.concurrency)
         self._completions = CompletionBuffer(config.queue, self._acknowledged)
-        self.active = 0
-        """Jobs handed to :meth:`run` that have not finished (handler or acknowledgement)."""
+        self._heartbeats = Heartbeats(config.queue, config.lease, self._in_flight, self._lose)
+
+    @property
+    def active(self) -> int:
+        """Jobs admitted that have not finished (handler or acknowledgement)."""
+        return len(self._live)
+
+    def admit(self, claimed: ClaimedJob) -> None:
+        """Count ``claimed`` in :attr:`active` before its task starts."""
+        self._live[claimed.token] = claimed.job
+
+    def _finished(self, token: str) -> None:
+        if self._live.pop(token, None) is not None:
+            self._on_done()
 
     # --- one job -------------------------------------------------------------------------------
 
     async def run(self, claimed: ClaimedJob, claimed_at: float) -> None:
-        """Run one claimed job to its acknowledgement; never raises an ``Exception``.
+        """Run one admitted job to its acknowledgement; never raises an ``Exception``.
 
         ``claimed_at`` is the ``anyio.current_time()`` taken before the claim, so the local idea
-        of the lease deadline is never later than the backend's. The caller has already counted
-        the job in :attr:`active`; a job whose completion is buffered stays counted until the
-        flusher reports its outcome.
+        of the lease deadline is never later than the backend's. A job whose completion is
+        buffered stays counted until the flusher reports its outcome.
         """
         buffered = False
         try:
             buffered = await self._run(claimed, claimed_at)
         except Exception:
-            _log_unacknowledged(claimed.job)
+            if not self._closed:
+                _log_unacknowledged(claimed.job)
         finally:
             if not buffered:
-                self.active -= 1
-                self._on_done()
+                self._finished(claimed.token)
 
     async def _run(self, claimed: ClaimedJob, claimed_at: float) -> bool:
         """Run the job; True if its completion was buffered (acknowledged later)."""
@@ -156,7 +201,7 @@ class JobRunner:
         scope = anyio.CancelScope()
         if timeout is not None:
             scope.deadline = anyio.current_time() + timeout
-        record = self._in_flight[claimed.token] = _InFlight(
+        record = self._in_flight[claimed.token] = InFlight(
             claimed, scope, claimed_at, self._config.lease
         )
         self._event(EventKind.STARTED, job)
@@ -169,29 +214,51 @@ class JobRunner:
         try:
             with scope:
                 try:
-                    result = await handler.func(payload)
+                    if handler.in_thread:
+                        result = await anyio.to_thread.run_sync(
+                            _call_in_thread,
+                            handler.func,
+                            payload,
+                            abandon_on_cancel=True,
+                            limiter=self._threads,
+                        )
+                    else:
+                        func = cast(Callable[[Any], Awaitable[Any]], handler.func)
+                        result = await _run_async_handler(record, func, payload)
                 except Exception as exc:
                     error = exc
         finally:
+            ended_at = anyio.current_time()
             duration = time.perf_counter() - started
             _current.reset(token)
             del self._in_flight[claimed.token]
-        return await self._settle(record, result, error, duration)
+        return await self._settle(record, result, error, duration, ended_at)
 
     async def _settle(
-        self, record: _InFlight, result: Any, error: Exception | None, duration: float
+        self,
+        record: InFlight,
+        result: Any,
+        error: Exception | None,
+        duration: float,
+        ended_at: float,
     ) -> bool:
         """Act on how the handler ended: lease lost, released, timed out, failed or done.
 
         True if the job's completion was buffered."""
-        job, lease, timeout = record.job, record.lease, self._config.job_timeout
-        cancelled = record.scope.cancelled_caught
-        if record.stop is _Stop.LEASE_LOST:
-            self._lease_lost(job, record.lost_reason, duration)
-        elif cancelled and record.stop is _Stop.RELEASE:
+        job, lease, scope = record.job, record.lease, record.scope
+        if self._closed:
+            logger.info(
+                "job %s (task %s) ended after the worker gave up on it; nothing acknowledged",
+                job.id,
+                job.task,
+                extra=job_extra(job),
+            )
+        elif record.stop is Stop.LEASE_LOST:
+            self._event(EventKind.LEASE_LOST, job, duration, record.lost_reason)
+        elif record.stop is Stop.RELEASE and scope.cancelled_caught:
             await self._release(lease, job)
-        elif cancelled and timeout is not None:
-            timed_out = JobTimeout(timeout)
+        elif record.stop is None and (scope.cancel_called or ended_at >= scope.deadline):
+            timed_out = JobTimeout(cast(float, self._config.job_timeout))
             self._event(EventKind.TIMED_OUT, job, duration, _error_text(timed_out))
             logger.warning("job %s timed out", job.id, extra=job_extra(job))
             await self._fail(lease, job, timed_out, duration)
@@ -231,8 +298,7 @@ class JobRunner:
             else:
                 _log_unacknowledged(job, outcome)
         finally:
-            self.active -= 1
-            self._on_done()
+            self._finished(done.lease.token)
 
     def _encode_result(self, result: Any) -> bytes | None:
         if result is None:
@@ -299,7 +365,7 @@ class JobRunner:
 
     def _lease_lost(self, job: Job, reason: str, duration: float | None) -> None:
         self._event(EventKind.LEASE_LOST, job, duration, reason)
-        logger.warning("job %s: %s", job.id, reason, extra=job_extra(job))
+        logger.warning("job %s (task %s): %s", job.id, job.task, reason, extra=job_extra(job))
 
     def _event(
         self, kind: EventKind, job: Job, duration: float | None = None, error: str | None = None
@@ -308,40 +374,30 @@ class JobRunner:
             event = WorkerEvent(kind=kind, job=job, duration=duration, error=error, at=time.time())
             emit(self._config.listeners, event)
 
-    # --- heartbeats and shutdown ---------------------------------------------------------------
+    # --- heartbeats, the loop watchdog and shutdown --------------------------------------------
 
     async def heartbeat(self) -> None:
-        """Extend every running job's lease once a third of it has passed; runs until cancelled."""
-        lease = self._config.lease
-        while True:
-            await anyio.sleep(lease / 6.0)
-            now = anyio.current_time()
-            due = [r for r in self._in_flight.values() if r.renew_at <= now and r.stop is None]
-            for record in due:
-                if record.lease.token in self._in_flight and record.stop is None:
-                    await self._extend(record)
+        """Renew running jobs' leases (see :mod:`kmsg.worker.heartbeats`); runs until cancelled."""
+        await self._heartbeats.run()
 
-    async def _extend(self, record: _InFlight) -> None:
-        lease = self._config.lease
-        sent_at = anyio.current_time()
-        try:
-            await self._config.queue.extend(record.lease, lease)
-        except LeaseLost as exc:
-            self._lose(record, str(exc))
-        except Exception as exc:
-            logger.warning(
-                "heartbeat of job %s failed: %s", record.job.id, exc, extra=job_extra(record.job)
-            )
-            if anyio.current_time() >= record.expires_at:
-                self._lose(record, f"lease ran out while heartbeats failed ({exc})")
-        else:
-            record.expires_at = sent_at + lease
-            record.renew_at = anyio.current_time() + lease / 3.0
-
-    def _lose(self, record: _InFlight, reason: str) -> None:
-        record.stop = _Stop.LEASE_LOST
+    def _lose(self, record: InFlight, reason: str) -> None:
+        job = record.job
+        record.stop = Stop.LEASE_LOST
         record.lost_reason = reason
         record.scope.cancel()
+        logger.warning(
+            "job %s (task %s): %s; its handler is cancelled",
+            job.id,
+            job.task,
+            reason,
+            extra=job_extra(job),
+        )
+
+    def loop_blocked(self, job: Job | None, seconds: float) -> None:
+        """Report a block of the event loop that has ended (see :mod:`kmsg.worker.watchdog`):
+        a ``loop_blocked`` event when a job's handler was blocking it."""
+        if job is not None:
+            self._event(EventKind.LOOP_BLOCKED, job, seconds)
 
     def release_all(self) -> None:
         """Stop every running handler and give its job back; jobs not yet started are given back
@@ -349,5 +405,35 @@ class JobRunner:
         self._releasing = True
         for record in self._in_flight.values():
             if record.stop is None:
-                record.stop = _Stop.RELEASE
+                record.stop = Stop.RELEASE
                 record.scope.cancel()
+
+    def abandon(self) -> list[Job]:
+        """Give up on every job still counted in :attr:`active`, logging each; return them.
+
+        For shutdown, once the worker has waited long enough: a handler that ignored its
+        cancellation may still be running, and an acknowledgement may still be on its way. The
+        runner does nothing more with these jobs (their leases will run out), even if a handler
+        ends later.
+        """
+        self._closed = True
+        abandoned = list(self._live.values())
+        for token, job in self._live.items():
+            if token in self._in_flight:
+                logger.warning(
+                    "job %s (task %s) did not stop when cancelled: abandoned, left to its lease "
+                    "(its handler may still be running)",
+                    job.id,
+                    job.task,
+                    extra=job_extra(job),
+                )
+            else:
+                logger.warning(
+                    "job %s (task %s) was not acknowledged before the worker stopped: abandoned, "
+                    "left to its lease",
+                    job.id,
+                    job.task,
+                    extra=job_extra(job),
+                )
+        self._live.clear()
+        return abandoned

@@ -2,8 +2,10 @@
 
 ``async def send(msg: SendSms) -> SendResult`` registers under ``SendSms``'s task name (its
 ``__kmsg_task__``, else the class name) unless a task name is given, and the worker decodes the
-stored payload to ``SendSms`` before calling it. Everything is checked at registration, so a
-mistake fails at start-up rather than on the first job.
+stored payload to ``SendSms`` before calling it. A plain ``def`` handler is registered the same
+way and marked to run in a worker thread (:attr:`Handler.in_thread`), so blocking code in it never
+stalls the event loop. Everything is checked at registration, so a mistake fails at start-up
+rather than on the first job.
 """
 
 from __future__ import annotations
@@ -21,33 +23,48 @@ from kmsg.errors import ValidationError
 from kmsg.validation import check_name
 from kmsg.worker.errors import RegistrationError
 
-__all__ = ["Handler", "HandlerFunc", "HandlerRegistry", "payload_type_of"]
+__all__ = ["Handler", "HandlerFunc", "HandlerRegistry", "is_async", "payload_type_of"]
 
-HandlerFunc = Callable[[Any], Awaitable[Any]]
+HandlerFunc = Callable[[Any], Awaitable[Any]] | Callable[[Any], Any]
+"""A handler: an ``async def`` or a plain ``def`` taking the payload Struct first."""
 
 
 @dataclass(frozen=True, slots=True)
 class Handler:
-    """A registered handler: its task name, the async callable and the payload type it takes."""
+    """A registered handler: its task name, the callable, the payload type it takes, and whether
+    it is a plain ``def`` that the worker calls in a thread (``in_thread``)."""
 
     task: str
     func: HandlerFunc
     payload_type: type[msgspec.Struct]
+    in_thread: bool = False
 
 
 def _describe(func: object) -> str:
     return getattr(func, "__qualname__", None) or repr(func)
 
 
+def is_async(func: HandlerFunc) -> bool:
+    """Whether calling ``func`` returns a coroutine: an ``async def`` function or method, a
+    ``functools.partial`` of one, or an object whose ``__call__`` is one."""
+    if inspect.iscoroutinefunction(func):
+        return True
+    call = None if inspect.isroutine(func) else getattr(func, "__call__", None)  # noqa: B004
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
 def payload_type_of(func: HandlerFunc) -> type[msgspec.Struct]:
     """The msgspec Struct type annotated on ``func``'s first parameter.
 
-    Raises ``RegistrationError`` if ``func`` is not an async function, has no parameter, or its
-    first parameter is not annotated with a Struct type.
+    Raises ``RegistrationError`` if ``func`` is a generator (sync or async), has no parameter,
+    or its first parameter is not annotated with a Struct type.
     """
     name = _describe(func)
-    if not inspect.iscoroutinefunction(func):
-        raise RegistrationError(f"handler {name} must be an async function (async def)")
+    if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+        raise RegistrationError(
+            f"handler {name} must be a function (async def or def) that returns its result, "
+            "not a generator"
+        )
     params = list(inspect.signature(func).parameters.values())
     if not params or params[0].kind not in (
         inspect.Parameter.POSITIONAL_ONLY,
@@ -90,7 +107,7 @@ class HandlerRegistry:
                 f"task {name!r} already has handler {_describe(existing.func)}; "
                 f"cannot also register {_describe(func)}"
             )
-        handler = self._handlers[name] = Handler(name, func, payload_type)
+        handler = self._handlers[name] = Handler(name, func, payload_type, not is_async(func))
         return handler
 
     def get(self, task: str) -> Handler | None:

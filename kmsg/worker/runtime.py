@@ -7,19 +7,29 @@ at most ``idle_wait`` seconds before claiming again. A worker on one queue claim
 one call (``claim(wait=...)``): on a backend with ``direct_handoff`` (Redis) an enqueue then
 hands the new job straight to the idle worker.
 
+Handlers run as tasks of a :class:`~kmsg.worker.detached.DetachedTaskGroup`, so the worker can
+stop waiting for one that will not end. A plain ``def`` handler runs in a worker thread; a
+watchdog (:mod:`kmsg.worker.watchdog`) reports an ``async def`` handler that blocks the loop.
+
 Shutdown (``stop()``, SIGINT or SIGTERM): claiming stops at once, running jobs get
 ``shutdown_grace`` seconds to finish and be acknowledged, then the rest are cancelled and
 ``release``\\d (back to ``pending``, attempt refunded); completions already made are sent before
 ``run()`` returns (:mod:`kmsg.worker.acks` batches them). A second signal skips what is left of
-the grace period. Cancelling ``run()`` itself from outside is a hard stop: running jobs are not
-acknowledged and come back when their leases end.
+the grace period. Cancelling ``run()`` itself from outside is a hard stop: running jobs are
+cancelled, not acknowledged, and come back when their leases end.
+
+Either way, ``run()`` returns within ``shutdown_grace`` (0 for a hard stop) plus
+:data:`ABANDON_AFTER` seconds, even if a handler swallows its cancellation: what has not ended by
+then is *abandoned* (logged with job id and task, listed in :attr:`Worker.abandoned`) and left to
+its lease; such a handler may go on running in the background, and if it ends, its job is left
+untouched. (The claim call in progress when ``stop()`` comes, on several queues, is not cut short.)
 """
 
 from __future__ import annotations
 
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import anyio
 import anyio.abc
@@ -27,16 +37,22 @@ import anyio.lowlevel
 
 from kmsg.codec import PayloadCodec
 from kmsg.errors import ValidationError
-from kmsg.models import ClaimedJob
+from kmsg.models import ClaimedJob, Job
 from kmsg.queue import JobQueue
 from kmsg.validation import check_lease, check_limit, check_name, check_seconds
+from kmsg.worker.detached import DetachedTaskGroup
 from kmsg.worker.events import EventListener
-from kmsg.worker.execution import JobRunner, RunnerConfig
+from kmsg.worker.execution import JobRunner, RunnerConfig, job_on_stack
 from kmsg.worker.log import logger, queue_extra
 from kmsg.worker.registry import HandlerFunc, HandlerRegistry
 from kmsg.worker.retry import RetryPolicy
+from kmsg.worker.watchdog import LoopWatchdog, default_threshold
 
 __all__ = ["Worker"]
+
+ABANDON_AFTER: Final = 2.0
+"""Seconds a stopping worker waits, after the grace period (or after cancelling its jobs on a hard
+stop), for handlers to stop and acknowledgements to finish, before abandoning what is left."""
 
 F = TypeVar("F", bound=HandlerFunc)
 _JOB_TASK = "kmsg.worker job"  # named up front: anyio would otherwise derive it for every job
@@ -47,7 +63,8 @@ class Worker:
 
     - ``queue``: the :class:`~kmsg.JobQueue` to work on; ``queues``: the queue names to claim from.
     - ``concurrency``: most handlers running at once.
-    - ``lease``: seconds each claim holds a job; running jobs are extended every third of it.
+    - ``lease``: seconds each claim holds a job; running jobs are extended once a third of it has
+      passed, or earlier when heartbeat round trips are slow (:mod:`kmsg.worker.heartbeats`).
     - ``job_timeout``: seconds a handler may run (None: no limit); overrunning is a retryable
       failure of type ``JobTimeout``.
     - ``retry_policy``: delay before a failed job runs again. None (the default) uses each job's
@@ -58,6 +75,8 @@ class Worker:
     - ``codec``: decodes payloads (default: a new :class:`~kmsg.PayloadCodec`).
     - ``install_signal_handlers``: whether :meth:`run` stops gracefully on SIGINT / SIGTERM
       (needs the main thread); turn it off when embedding the worker in an app that owns signals.
+    - ``loop_block_threshold``: seconds the event loop may go without running before the
+      watchdog warns, naming the job whose handler blocks it (default: ``min(1 s, lease / 4)``).
     """
 
     def __init__(
@@ -73,6 +92,7 @@ class Worker:
         idle_wait: float = 1.0,
         codec: PayloadCodec | None = None,
         install_signal_handlers: bool = True,
+        loop_block_threshold: float | None = None,
     ) -> None:
         if isinstance(queues, str):
             queues = (queues,)
@@ -88,6 +108,11 @@ class Worker:
         self.shutdown_grace = check_seconds("shutdown_grace", shutdown_grace)
         self.idle_wait = check_seconds("idle_wait", idle_wait)
         self.install_signal_handlers = install_signal_handlers
+        if loop_block_threshold is None:
+            loop_block_threshold = default_threshold(self.lease)
+        self.loop_block_threshold = check_seconds("loop_block_threshold", loop_block_threshold)
+        if not self.loop_block_threshold > 0:
+            raise ValidationError("loop_block_threshold must be more than 0 seconds")
         self._registry = HandlerRegistry()
         self._listeners: list[EventListener] = []
         self._config = RunnerConfig(
@@ -98,8 +123,10 @@ class Worker:
             job_timeout=self.job_timeout,
             retry_policy=retry_policy,
             listeners=self._listeners,
+            concurrency=self.concurrency,
         )
         self._runner: JobRunner | None = None
+        self._abandoned: tuple[Job, ...] = ()
         self._stopping = False
         self._wait_scope: anyio.CancelScope | None = None
         self._grace_scope: anyio.CancelScope | None = None
@@ -122,9 +149,11 @@ class Worker:
     def register(self, handler: F, task: str | None = None) -> F:
         """Register ``handler`` for ``task`` (default: the task name of its payload type).
 
-        The payload type is the msgspec Struct annotated on the handler's first parameter.
-        Raises ``RegistrationError`` for a handler that is not async, lacks that annotation, or
-        names a task that already has a handler.
+        The payload type is the msgspec Struct annotated on the handler's first parameter. An
+        ``async def`` handler runs on the event loop and must not block it; a plain ``def``
+        handler runs in a worker thread (at most ``concurrency`` at once). Raises
+        ``RegistrationError`` for a generator, a handler lacking that annotation, or a task name
+        that already has a handler.
         """
         self._registry.add(handler, task)
         return handler
@@ -142,6 +171,13 @@ class Worker:
     def in_flight(self) -> int:
         """Jobs claimed by the current run and not yet acknowledged."""
         return 0 if self._runner is None else self._runner.active
+
+    @property
+    def abandoned(self) -> tuple[Job, ...]:
+        """The jobs the last run gave up on when it stopped (see the module docstring): their
+        handlers ignored cancellation, or their acknowledgements did not finish in time. Their
+        leases will run out; a handler may still be running in the background."""
+        return self._abandoned
 
     # --- running -------------------------------------------------------------------------------
 
@@ -173,7 +209,10 @@ class Worker:
         if self._runner is not None:
             raise RuntimeError(f"{self!r} is already running")
         self._stopping = False
+        self._abandoned = ()
         runner = self._runner = JobRunner(self._config, self._job_done)
+        jobs = DetachedTaskGroup(f"{_JOB_TASK}s", on_end=self._jobs_ended)
+        watchdog = LoopWatchdog(self.loop_block_threshold, job_on_stack, runner.loop_blocked)
         logger.info("worker started on queues %s", list(self.queues), extra=queue_extra())
         try:
             async with anyio.create_task_group() as services:
@@ -181,17 +220,25 @@ class Worker:
                     await services.start(self._watch_signals)
                 services.start_soon(runner.heartbeat)
                 services.start_soon(runner.flush_completions)
-                async with anyio.create_task_group() as jobs:
+                services.start_soon(watchdog.run)
+                try:
+                    await jobs.open()
                     await self._claim_loop(jobs, runner, until_idle)
-                    await self._drain(runner)
-                while runner.active:  # completions still buffered or being sent
-                    await self._wait_changed()
+                    await self._drain(runner, jobs)
+                except BaseException:  # cancelled from outside, or failed: a hard stop
+                    with anyio.CancelScope(shield=True):
+                        await self._cancel_jobs(runner, jobs)
+                    raise
                 services.cancel_scope.cancel()
         finally:
             self._runner = None
             logger.info("worker stopped", extra=queue_extra())
+        if jobs.error is not None:
+            raise jobs.error
 
-    async def _drain(self, runner: JobRunner) -> None:
+    async def _drain(self, runner: JobRunner, jobs: DetachedTaskGroup) -> None:
+        """Graceful: the grace period, then release what still runs, then abandon what is left
+        after :data:`ABANDON_AFTER` seconds. Completions made meanwhile are sent."""
         if runner.active:
             logger.info(
                 "stopping: waiting up to %gs for %d running jobs",
@@ -205,6 +252,28 @@ class Worker:
                 await self._wait_changed()
         self._grace_scope = None
         runner.release_all()
+        jobs.close()
+        with anyio.move_on_after(ABANDON_AFTER):
+            while runner.active:
+                await self._wait_changed()
+        if runner.active:
+            self._abandoned = tuple(runner.abandon())
+            jobs.cancel()  # acknowledgements still in progress; a deaf handler ignores it
+
+    async def _cancel_jobs(self, runner: JobRunner, jobs: DetachedTaskGroup) -> None:
+        """Hard stop: cancel every job task (nothing more is acknowledged) and wait up to
+        :data:`ABANDON_AFTER` seconds for them to end; abandon the rest."""
+        jobs.cancel()
+        with anyio.move_on_after(ABANDON_AFTER):
+            await jobs.wait()
+        if not jobs.ended:
+            self._abandoned = tuple(runner.abandon())
+
+    def _jobs_ended(self, error: BaseException | None) -> None:
+        """The job task group ended: at shutdown, or because a task raised a BaseException."""
+        if error is not None:
+            self.stop()
+        self._job_done()
 
     async def _watch_signals(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -225,7 +294,7 @@ class Worker:
     # --- claiming ------------------------------------------------------------------------------
 
     async def _claim_loop(
-        self, jobs: anyio.abc.TaskGroup, runner: JobRunner, until_idle: bool
+        self, jobs: DetachedTaskGroup, runner: JobRunner, until_idle: bool
     ) -> None:
         waits_in_claim = len(self.queues) == 1 and not until_idle
         while not self._stopping:
@@ -239,7 +308,7 @@ class Worker:
             else:
                 claimed, ok = await self._claim(free)
             for job in claimed:
-                runner.active += 1
+                runner.admit(job)
                 jobs.start_soon(runner.run, job, claimed_at, name=_JOB_TASK)
             if claimed:
                 await anyio.lowlevel.checkpoint()  # let the new jobs start before claiming more

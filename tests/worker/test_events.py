@@ -38,6 +38,7 @@ def test_event_kinds_are_the_agreed_strings() -> None:
         "lease_lost",
         "released",
         "timed_out",
+        "loop_blocked",
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 
@@ -160,3 +161,31 @@ async def test_job_timeout_cancels_the_handler_and_counts_as_a_failure(
     timed_out = recorder.of(EventKind.TIMED_OUT)[0]
     assert timed_out.duration is not None
     assert 0.15 <= timed_out.duration < 10
+
+
+@pytest.mark.parametrize("how", ["swallows-the-cancel", "blocks-past-the-deadline"])
+async def test_a_handler_that_overruns_its_timeout_and_returns_still_timed_out(
+    queue: JobQueue, qname: str, how: str
+) -> None:
+    worker = make_worker(queue, qname, job_timeout=0.2)
+    returned: list[str] = []
+
+    @worker.task
+    async def ping(msg: Ping) -> str:
+        if how == "swallows-the-cancel":
+            with contextlib.suppress(BaseException):
+                await anyio.sleep(60)
+        else:
+            time.sleep(0.5)  # noqa: ASYNC251 - never yields, so the deadline never fires
+        returned.append(how)
+        return "done"
+
+    recorder = Recorder(worker)
+    job_id = await queue.enqueue(Ping(n=1), queue=qname, max_attempts=1)
+    with anyio.fail_after(20):
+        await worker.run_until_idle()
+    assert returned == [how]
+    job = await queue.get(qname, job_id)
+    assert (job.state, job.result) == (JobState.FAILED, None)
+    assert [e.type for e in job.errors] == ["JobTimeout"]
+    assert recorder.kinds(job_id) == [EventKind.STARTED, EventKind.TIMED_OUT, EventKind.DEAD]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import anyio
 import pytest
 
@@ -104,6 +106,9 @@ class DeafQueue:
         return getattr(self._queue, name)
 
     async def extend(self, lease: Lease, duration: float) -> float:
+        raise BackendUnavailable("connection refused")
+
+    async def extend_many(self, leases: Sequence[Lease], duration: float) -> list[float]:
         raise BackendUnavailable("connection refused")
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
 import msgspec
 import pytest
 
 from kmsg.worker import RegistrationError, Worker
-from kmsg.worker.registry import HandlerRegistry, payload_type_of
+from kmsg.worker.registry import HandlerRegistry, is_async, payload_type_of
 
 
 class Ping(msgspec.Struct):
@@ -70,12 +72,43 @@ def test_methods_take_the_parameter_after_self() -> None:
     assert payload_type_of(Service().handle) is Named
 
 
-def test_a_sync_function_is_refused() -> None:
-    def sync(msg: Ping) -> None:
-        """Not async."""
+def test_a_plain_def_is_registered_to_run_in_a_thread() -> None:
+    def sync(msg: Ping) -> int:
+        """Blocking work."""
+        return msg.n
 
-    with pytest.raises(RegistrationError, match="must be an async function"):
-        payload_type_of(sync)  # type: ignore[arg-type]
+    registry = HandlerRegistry()
+    handler = registry.add(sync)
+    assert (handler.task, handler.payload_type, handler.in_thread) == ("Ping", Ping, True)
+    assert registry.add(on_named).in_thread is False
+
+
+def test_async_callables_of_every_shape_run_on_the_loop() -> None:
+    class Service:
+        async def handle(self, msg: Ping) -> None:
+            """A bound async method."""
+
+    class Callable:
+        async def __call__(self, msg: Named) -> None:
+            """An object whose __call__ is async."""
+
+    assert is_async(on_ping)
+    assert is_async(Service().handle)
+    assert is_async(functools.partial(on_ping))
+    assert is_async(Callable())
+    assert not is_async(lambda msg: None)
+
+
+def test_a_generator_is_refused() -> None:
+    def sync_gen(msg: Ping) -> Iterator[int]:
+        yield msg.n
+
+    async def async_gen(msg: Ping) -> AsyncIterator[int]:
+        yield msg.n
+
+    for func in (sync_gen, async_gen):
+        with pytest.raises(RegistrationError, match="not a generator"):
+            payload_type_of(func)
 
 
 def test_a_handler_without_parameters_is_refused() -> None:

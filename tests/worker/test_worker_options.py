@@ -23,6 +23,8 @@ QUEUE: Any = object()  # settings are checked before the queue is ever used
         {"job_timeout": -1.0},
         {"shutdown_grace": float("nan")},
         {"idle_wait": -0.1},
+        {"loop_block_threshold": 0.0},
+        {"loop_block_threshold": float("inf")},
     ],
 )
 def test_bad_settings_are_refused(options: dict[str, Any]) -> None:
@@ -39,3 +41,9 @@ def test_repr_names_queues_concurrency_and_tasks() -> None:
     assert repr(Worker(QUEUE, queues=("sms",), concurrency=4)) == (
         "Worker(queues=['sms'], concurrency=4, tasks=[])"
     )
+
+
+def test_the_loop_block_threshold_defaults_to_a_quarter_lease_up_to_a_second() -> None:
+    assert Worker(QUEUE).loop_block_threshold == 1.0
+    assert Worker(QUEUE, lease=2.0).loop_block_threshold == 0.5
+    assert Worker(QUEUE, lease=2.0, loop_block_threshold=3.0).loop_block_threshold == 3.0
