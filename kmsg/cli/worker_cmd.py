@@ -5,15 +5,26 @@ One process runs a :class:`~kmsg.worker.Worker` with the
 SIGTERM (a second signal releases running jobs at once). With ``--processes N`` this process
 starts N such children in their own process group and forwards SIGINT / SIGTERM to each, then
 waits for them all; the exit status is the worst of theirs.
+
+Once the worker has stopped, the process gets :data:`EXIT_AFTER` seconds to exit normally, then
+exits at once (status 0: the stop was asked for). That only matters when the worker left work
+behind that would keep the event loop or the interpreter from shutting down: a job abandoned at
+shutdown (its handler ignored cancellation, see :class:`~kmsg.worker.Worker`; it comes back when
+its lease ends) or a plain ``def`` handler's thread still blocked after its job was released.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 from types import FrameType
+from typing import Final
 
 import click
 
@@ -25,7 +36,11 @@ from kmsg.messaging.processor import MessageJobProcessor
 from kmsg.queue import JobQueue
 from kmsg.worker import Worker, WorkerEvent
 
-__all__ = ["worker_cmd"]
+__all__ = ["EXIT_AFTER", "exit_soon", "serve", "worker_cmd"]
+
+EXIT_AFTER: Final = 3.0
+"""Seconds a worker process has to exit normally, once its worker has stopped, before it exits
+hard."""
 
 
 async def run_worker(
@@ -52,11 +67,48 @@ async def run_worker(
         f"concurrency {concurrency}, provider {provider.name}"
         + (" (burst: exits when idle)" if burst else "")
     )
+    await serve(worker, burst=burst)
+    return outcomes
+
+
+async def serve(worker: Worker, *, burst: bool = False) -> None:
+    """Run ``worker`` until stopped (or, with ``burst``, until its queues are idle), then make
+    sure the process exits within :data:`EXIT_AFTER` seconds (:func:`exit_soon`), whatever
+    abandoned handlers still do; say so if it abandoned jobs.
+
+    For a process that exists to run the worker, as ``kmsg worker``'s does: it ends the process.
+    """
     if burst:
         await worker.run_until_idle()
     else:
         await worker.run()
-    return outcomes
+    if worker.abandoned:
+        err_console.print(
+            f"{len(worker.abandoned)} abandoned jobs may still be running; they come back when "
+            f"their leases end. Exiting within {EXIT_AFTER:g}s."
+        )
+    exit_soon(EXIT_AFTER)
+
+
+def exit_soon(seconds: float, status: int = 0) -> threading.Timer:
+    """Exit the process with ``status`` in ``seconds`` unless it has exited by then.
+
+    For a process whose abandoned handlers (tasks that ignore cancellation, threads still
+    blocked) would keep the event loop or the interpreter from shutting down. Output and logs
+    are flushed first.
+    """
+
+    def exit_now() -> None:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(status)
+
+    timer = threading.Timer(seconds, exit_now)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _child_command(state: CliState, argv: list[str]) -> list[str]:

@@ -118,3 +118,43 @@ async def test_a_second_sigterm_releases_the_running_job_without_waiting(
     assert process.returncode == 0
     job = await queue.get(qname, job_id)
     assert (job.state, job.attempts, job.errors) == (JobState.PENDING, 0, ())
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the child runs on asyncio either way
+@pytest.mark.parametrize("mode", ["deaf", "thread"])
+async def test_a_worker_process_exits_soon_after_stopping_with_a_handler_still_running(
+    store: Store, queue: JobQueue, qname: str, tmp_path: Path, mode: str
+) -> None:
+    job_id = await queue.enqueue(Ping(n=1), queue=qname)
+    command = [
+        sys.executable,
+        "-m",
+        "tests.worker.stuck_process",
+        store.url,
+        json.dumps(store.options),
+        qname,
+        str(tmp_path),
+        mode,
+    ]
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as stderr_file:
+        process = await anyio.open_process(command, cwd=ROOT, stdout=None, stderr=stderr_file)
+    try:
+        await wait_for_file(tmp_path / "started", process)
+        process.send_signal(signal.SIGTERM)
+        # grace 0.5 s + ABANDON_AFTER + EXIT_AFTER, with a generous margin; the handler would
+        # keep it alive for a minute (thread) or forever (deaf)
+        with anyio.fail_after(WAIT_LIMIT):
+            await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await process.aclose()
+    assert process.returncode == 0
+    job = await queue.get(qname, job_id)
+    if mode == "deaf":
+        assert "1 abandoned jobs may still be running" in log.read_text()
+        assert job.state is JobState.PROCESSING  # left to its lease
+    else:
+        assert (job.state, job.attempts) == (JobState.PENDING, 0)  # released at shutdown
