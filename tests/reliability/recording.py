@@ -90,3 +90,16 @@ class RecordingQueue:
             raise
         self._ack("extend", lease, True, until=until)
         return until
+
+    async def extend_many(
+        self, leases: Sequence[Lease], duration: float
+    ) -> list[float | LeaseLost]:
+        """Extend a batch (the worker's heartbeat), recording one ``extend`` per lease, as
+        :meth:`extend` would: the new deadline, or not accepted (lease lost)."""
+        outcomes = await self._inner.extend_many(leases, duration)
+        for lease, outcome in zip(leases, outcomes, strict=True):
+            if isinstance(outcome, LeaseLost):
+                self._ack("extend", lease, False)
+            else:
+                self._ack("extend", lease, True, until=outcome)
+        return outcomes
