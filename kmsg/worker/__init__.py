@@ -9,7 +9,14 @@
         ctx = current_job()  # the job, its attempt number, the queue
         ...
 
+    @worker.task
+    def render(msg: RenderPdf) -> None:  # a plain def: runs in a worker thread, may block
+        ...
+
     await worker.run()  # until SIGINT / SIGTERM or worker.stop()
+
+An ``async def`` handler must never block the event loop; a watchdog warns, naming the job,
+when one does (see :mod:`kmsg.worker.watchdog`).
 """
 
 from kmsg.worker.context import JobContext, current_job

@@ -78,25 +78,30 @@ class Heartbeats:
         """The recent round-trip time of heartbeat calls: the longest of the last 8 (0 at first)."""
         return max(self._round_trips, default=0.0)
 
+    @property
+    def _margin(self) -> float:
+        """What must be left of a lease when it is renewed: four round trips and a tick."""
+        return ROUND_TRIPS_OF_MARGIN * self.round_trip + self.tick
+
     def renew_at(self, record: InFlight) -> float:
         """When ``record``'s lease falls due for renewal (``anyio.current_time()`` scale)."""
-        margin = ROUND_TRIPS_OF_MARGIN * self.round_trip + self.tick
-        return min(record.renewed_at + self.lease / 3.0, record.expires_at - margin)
+        return min(record.renewed_at + self.lease / 3.0, record.expires_at - self._margin)
 
     def due(self, now: float) -> list[InFlight]:
         """The running jobs whose leases fall due before the tick after ``now``."""
-        horizon = now + self.tick
+        horizon, third, margin = now + self.tick, self.lease / 3.0, self._margin
         return [
             record
             for record in self._in_flight.values()
-            if record.stop is None and self.renew_at(record) < horizon
+            if record.stop is None
+            and min(record.renewed_at + third, record.expires_at - margin) < horizon
         ]
 
     def measured(self, seconds: float) -> None:
         """Record one heartbeat call's round trip; warn when the lease is too short for it."""
         self._round_trips.append(seconds)
         rtt = self.round_trip
-        too_short = ROUND_TRIPS_OF_MARGIN * rtt + self.tick > 2.0 * self.lease / 3.0
+        too_short = self._margin > 2.0 * self.lease / 3.0
         if too_short and not self._too_short:
             logger.warning(
                 "the lease of %gs is too short for heartbeat round trips of %.3fs: leases are "
