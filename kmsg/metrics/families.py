@@ -16,6 +16,8 @@ name                                     type       labels
 ``kmsg_worker_loop_blocked_seconds``     counter    queue, task (seconds the loop was blocked;
                                                     exposed as ``..._seconds_total``)
 ``kmsg_queue_jobs``                      gauge      queue, state (read at scrape time)
+``kmsg_queue_missing_records_total``     counter    queue (records found gone; at scrape time)
+``kmsg_backend_data_losses_total``       counter    (Redis: lost data this process noticed)
 =======================================  =========  =============================================
 """
 

@@ -53,6 +53,7 @@ def test_metrics_endpoint_reports_depth_per_state(client: TestClient, harness: H
     assert 'kmsg_queue_jobs{queue="sms",state="pending"} 1.0' in text
     assert 'kmsg_queue_jobs{queue="sms",state="completed"} 1.0' in text
     assert 'kmsg_queue_paused{queue="sms"} 0.0' in text
+    assert 'kmsg_queue_missing_records_total{queue="sms"} 0.0' in text
     harness.enqueue("sms")
     assert 'kmsg_queue_jobs{queue="sms",state="pending"} 2.0' in client.get("/metrics").text
 

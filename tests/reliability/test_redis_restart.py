@@ -16,9 +16,11 @@ from typing import Any
 
 import anyio
 import pytest
+from prometheus_client import CollectorRegistry
 
 from kmsg import BackendUnavailable, JobQueue, new_job_id, open_queue
 from kmsg.adapters.redis import RedisJobQueue
+from kmsg.metrics.collector import scrape
 from tests.backends import Store
 from tests.redis_servers import RedisServer
 from tests.reliability.ledger import Ledger
@@ -148,6 +150,8 @@ async def test_a_restart_that_lost_the_data_is_noticed_and_queues_stay_right(
             lost = [r for r in caplog.records if "lost its data" in r.getMessage()]
             assert len(lost) == 1
             assert queue.data_losses == 1
+            exposed = (await scrape(queue, CollectorRegistry())).decode()
+            assert "kmsg_backend_data_losses_total 1.0" in exposed
             async with await open_queue(server.url, **TIMEOUTS) as fresh:
                 assert await fresh.queues() == ["kept"]
                 assert (await fresh.stats("kept")).pending == 3
