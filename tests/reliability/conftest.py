@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.backends import BACKENDS, Store
+from tests.redis_servers import redis_store
 from tests.reliability.processes import Fleet
+from tests.reliability.proxy import TcpProxy, tcp_proxy
 from tests.reliability.results import Results
 
 SCALE_ENV = "KMSG_RELIABILITY_SCALE"
@@ -74,6 +77,20 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     """A fresh store of each backend."""
     async with BACKENDS[request.param].store(tmp_path) as opened:
         yield opened
+
+
+@pytest.fixture
+async def redis(tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh key prefix on the test Redis server (for the Redis-only scenarios)."""
+    async with redis_store(tmp_path) as store:
+        yield store
+
+
+@pytest.fixture
+async def proxy(redis: Store) -> AsyncIterator[TcpProxy]:
+    """A proxy in front of that server."""
+    async with tcp_proxy(urlsplit(redis.url).port or 6379) as running:
+        yield running
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ priorities, attempts and leases. Each must raise `kmsg.ValidationError` and leav
 list and the queue's counts as they were. `tests/reliability/test_corrupt.py` overwrites a stored
 payload with garbage behind kmsg's back (SQLite `UPDATE jobs`, Redis: the payload field of the
 job's record): the job is dead-lettered after one attempt with a `PayloadDecodeError`, and the
-worker goes on to the next job. `tests/adapters/test_redis_missing.py` deletes job records behind
+worker goes on to the next job. `tests/adapters/redis/test_missing.py` deletes job records behind
 kmsg's back, in every state and a tenth of a queue at once (what an evicting server did): every
 intact job still runs, the dangling index entries are dropped where met and counted in
 `stats().missing_records`, and no stub record is ever written.

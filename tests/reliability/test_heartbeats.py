@@ -11,7 +11,6 @@ per job in series took longer than the lease: jobs ran twice and were dead-lette
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,9 +19,8 @@ import pytest
 
 from kmsg import JobState, NewJob, open_queue
 from tests.backends import Store
-from tests.redis_servers import redis_store
 from tests.reliability.processes import Fleet
-from tests.reliability.proxy import TcpProxy, tcp_proxy
+from tests.reliability.proxy import TcpProxy
 from tests.reliability.results import Results
 from tests.reliability.scenario import open_scenario
 from tests.reliability.support import FAST_BACKOFF, drain
@@ -34,20 +32,6 @@ LEASE = 3.0
 LATENCY = 0.02
 IN_FLIGHT = 500
 WORK = 2.5 * LEASE
-
-
-@pytest.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh key prefix on the test Redis server."""
-    async with redis_store(tmp_path) as store:
-        yield store
-
-
-@pytest.fixture
-async def proxy(redis: Store) -> AsyncIterator[TcpProxy]:
-    """A proxy in front of that server."""
-    async with tcp_proxy(urlsplit(redis.url).port or 6379) as running:
-        yield running
 
 
 async def test_latency_is_added_each_way(redis: Store, proxy: TcpProxy) -> None:

@@ -18,9 +18,8 @@ import pytest
 
 from kmsg import BackendUnavailable, JobQueue, JobState, new_job_id, open_queue
 from tests.backends import Store
-from tests.redis_servers import redis_store
 from tests.reliability.processes import Fleet
-from tests.reliability.proxy import TcpProxy, tcp_proxy
+from tests.reliability.proxy import TcpProxy
 from tests.reliability.results import Results
 from tests.reliability.scenario import open_scenario
 from tests.reliability.support import drain, produce
@@ -31,20 +30,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.reliability]
 T = TypeVar("T")
 LEASE = 1.0
 CLIENT_TIMEOUTS = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
-
-
-@pytest.fixture
-async def redis(tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh key prefix on the test Redis server."""
-    async with redis_store(tmp_path) as store:
-        yield store
-
-
-@pytest.fixture
-async def proxy(redis: Store) -> AsyncIterator[TcpProxy]:
-    """A proxy in front of that server."""
-    async with tcp_proxy(urlsplit(redis.url).port or 6379) as running:
-        yield running
 
 
 @pytest.fixture

@@ -13,16 +13,9 @@ local deleted = 0
 for i = 4, #ARGV do
   local key = K[ARGV[i]]
   if END_FIELD[ARGV[i]] and left > 0 then
-    local found = redis.call('ZRANGE', key, '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, left)
-    for _, m in ipairs(found) do
-      if redis.call('HDEL', K.jobs, id_of(m)) == 1 then
-        deleted = deleted + 1
-      else
-        redis.call('HINCRBY', K.meta, 'missing', 1)
-      end
-    end
-    if #found > 0 then redis.call('ZREM', key, unpack(found)) end
-    left = left - #found
+    local count, looked = delete_ended(key, cutoff, left)
+    deleted = deleted + count
+    left = left - looked
   end
 end
 return {deleted, cutoff, left == 0 and 1 or 0}

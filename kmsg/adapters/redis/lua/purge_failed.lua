@@ -14,16 +14,8 @@ end
 local limit = tonumber(cutoff)
 local deleted = 0
 if ARGV[4] == 'all' then
-  local found = redis.call('ZRANGE', K.failed, '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, STEP_JOBS)
-  for _, m in ipairs(found) do
-    if redis.call('HDEL', K.jobs, id_of(m)) == 1 then
-      deleted = deleted + 1
-    else
-      redis.call('HINCRBY', K.meta, 'missing', 1)
-    end
-  end
-  if #found > 0 then redis.call('ZREM', K.failed, unpack(found)) end
-  return {deleted, cutoff, #found == STEP_JOBS and 1 or 0}
+  local count, looked = delete_ended(K.failed, cutoff, STEP_JOBS)
+  return {count, cutoff, looked == STEP_JOBS and 1 or 0}
 end
 for i = 5, #ARGV do
   local id = ARGV[i]

@@ -120,6 +120,23 @@ local function lost_record(key, m)
   redis.call('HINCRBY', K.meta, 'missing', 1)
 end
 
+-- Delete the terminal jobs of `key` that ended at or before `cutoff` (ms), at most `limit` of
+-- them, oldest first (no dedupe key to give back: a terminal job holds none). Returns how many
+-- records were deleted, and how many entries were looked at (a gone record is only counted).
+local function delete_ended(key, cutoff, limit)
+  local found = redis.call('ZRANGE', key, '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, limit)
+  local deleted = 0
+  for _, m in ipairs(found) do
+    if redis.call('HDEL', K.jobs, id_of(m)) == 1 then
+      deleted = deleted + 1
+    else
+      redis.call('HINCRBY', K.meta, 'missing', 1)
+    end
+  end
+  if #found > 0 then redis.call('ZREM', key, unpack(found)) end
+  return deleted, #found
+end
+
 local function pending_score(priority, run_at)
   local t = ms(run_at)
   if t < 0 then t = 0 elseif t > BAND - 1 then t = BAND - 1 end

@@ -9,49 +9,19 @@ job of the queue keeps flowing.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import anyio
-import msgspec
 import pytest
 
 from kmsg import Backoff, JobNotFound, JobQueue, JobState, LeaseLost, NewJob
 from kmsg.adapters.redis import RedisJobQueue
+from tests.adapters.redis.conftest import Note
 from tests.backends import Store
-from tests.redis_servers import redis_store
 from tests.redis_tamper import delete_record
 
 pytestmark = pytest.mark.anyio
 
 HOLD = Backoff(initial=3600.0, factor=1.0, maximum=3600.0)
-
-
-class Note(msgspec.Struct, frozen=True):
-    """A small payload."""
-
-    n: int
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """redis-py is asyncio-only."""
-    return "asyncio"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh key prefix on the shared server."""
-    async with redis_store(tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def queue(store: Store) -> RedisJobQueue:
-    """A handle on the store."""
-    opened = await store.open()
-    assert isinstance(opened, RedisJobQueue)
-    return opened
 
 
 async def forget(store: Store, qname: str, job_id: str) -> None:
@@ -62,9 +32,9 @@ async def forget(store: Store, qname: str, job_id: str) -> None:
 async def one_in_each_state(queue: JobQueue, qname: str) -> dict[JobState, str]:
     """Job ids, one per state (and a spare pending job): claimed, finished, delayed..."""
     ids = await queue.enqueue_many(
-        [NewJob(payload=Note(n), queue=qname, max_attempts=1) for n in range(5)]
+        [NewJob(payload=Note(str(n)), queue=qname, max_attempts=1) for n in range(5)]
     )
-    delayed = await queue.enqueue(Note(9), queue=qname, delay=3600)
+    delayed = await queue.enqueue(Note("9"), queue=qname, delay=3600)
     done, dead, held = await queue.claim(qname, limit=3, lease=60)
     await queue.complete(done.lease)
     await queue.fail(dead.lease, "boom")
@@ -103,7 +73,7 @@ async def test_a_missing_record_in_any_state_is_dropped_and_the_queue_goes_on(
     assert stats.count(state) == 0  # it was the only job in that state
     # The rest of the queue works: a new job is claimed and completed, the dead letters and
     # the retention calls go through.
-    fresh = await queue.enqueue(Note(7), queue=qname)
+    fresh = await queue.enqueue(Note("7"), queue=qname)
     claimed = await queue.claim(qname, limit=10, lease=60)
     expected = {fresh} | ({ids[JobState.PENDING]} if state is not JobState.PENDING else set())
     assert {c.job.id for c in claimed} == expected
@@ -117,7 +87,7 @@ async def test_a_missing_record_in_any_state_is_dropped_and_the_queue_goes_on(
 async def test_acks_of_a_job_whose_record_is_gone_are_lease_lost(
     store: Store, queue: RedisJobQueue, qname: str
 ) -> None:
-    await queue.enqueue_many([NewJob(payload=Note(n), queue=qname) for n in range(4)])
+    await queue.enqueue_many([NewJob(payload=Note(str(n)), queue=qname) for n in range(4)])
     a, b, c, d = await queue.claim(qname, limit=4, lease=60)
     for claimed in (a, b, c, d):
         await forget(store, qname, claimed.job.id)
@@ -141,15 +111,15 @@ async def test_acks_of_a_job_whose_record_is_gone_are_lease_lost(
 async def test_expired_leases_of_missing_records_are_dropped_by_claim(
     store: Store, queue: RedisJobQueue, qname: str
 ) -> None:
-    await queue.enqueue_many([NewJob(payload=Note(n), queue=qname) for n in range(3)])
+    await queue.enqueue_many([NewJob(payload=Note(str(n)), queue=qname) for n in range(3)])
     held = await queue.claim(qname, limit=3, lease=0.05)
     for claimed in held[:2]:
         await forget(store, qname, claimed.job.id)
-    await queue.enqueue(Note(3), queue=qname)
+    await queue.enqueue(Note("3"), queue=qname)
     await anyio.sleep(0.2)
     claimed = await queue.claim(qname, limit=5, lease=60)
     # The surviving expired job went back to delayed (backoff); the new one was claimed.
-    assert [c.job.payload for c in claimed] == [b'{"n":3}']
+    assert [c.job.payload for c in claimed] == [b'{"text":"3"}']
     stats = await queue.stats(qname)
     assert (stats.processing, stats.delayed, stats.missing_records) == (1, 1, 2)
 
@@ -159,8 +129,8 @@ async def test_a_queue_with_a_tenth_of_its_records_gone_drains_every_intact_job(
 ) -> None:
     """What an evicting server did to a queue: before, claim failed for good after this."""
     ids = await queue.enqueue_many(
-        [NewJob(payload=Note(n), queue=qname, backoff=HOLD) for n in range(600)]
-        + [NewJob(payload=Note(n), queue=qname, delay=0.2) for n in range(600, 800)]
+        [NewJob(payload=Note(str(n)), queue=qname, backoff=HOLD) for n in range(600)]
+        + [NewJob(payload=Note(str(n)), queue=qname, delay=0.2) for n in range(600, 800)]
     )
     rng = random.Random(7)
     gone = set(rng.sample(ids, 80))

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import anyio
 import anyio.lowlevel
-import msgspec
 import pytest
 import redis
 from redis.asyncio import Redis
@@ -17,27 +16,16 @@ from redis.asyncio import Redis
 from kmsg import open_queue
 from kmsg.adapters.redis.pipe import CommandPipe
 from kmsg.adapters.redis.resp import pack, pack_args
+from tests.adapters.redis.conftest import Note
 from tests.redis_servers import RedisServer, shared_redis_url
 
 pytestmark = pytest.mark.anyio
-
-
-class Note(msgspec.Struct, frozen=True):
-    """A small payload."""
-
-    text: str
 
 
 class Colour(enum.StrEnum):
     """A str subclass, as JobState is."""
 
     RED = "red"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """redis-py is asyncio-only."""
-    return "asyncio"
 
 
 @pytest.fixture

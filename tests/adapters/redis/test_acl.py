@@ -9,12 +9,12 @@ from importlib import resources
 from pathlib import Path
 
 import anyio
-import msgspec
 import pytest
 import redis
 
 from kmsg import BackendUnavailable, ClaimedJob, JobState, open_queue
 from kmsg.adapters.redis import RedisJobQueue
+from tests.adapters.redis.conftest import Note
 from tests.redis_servers import RedisCluster3, RedisServer
 
 pytestmark = [
@@ -31,18 +31,6 @@ SCRIPT_COMMANDS += ["hsetnx", "lrange", "pexpire", "publish", "rpush", "set", "t
 SCRIPT_COMMANDS += ["zadd", "zcard", "zcount", "zrange", "zrem", "zremrangebyscore", "zrevrange"]
 # A cluster client also discovers the slots and reads the command table (to find keys).
 CLUSTER_COMMANDS = ["cluster|slots", "command"]
-
-
-class Note(msgspec.Struct, frozen=True):
-    """A small payload."""
-
-    text: str
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """redis-py is asyncio-only."""
-    return "asyncio"
 
 
 @pytest.fixture

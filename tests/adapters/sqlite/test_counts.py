@@ -3,50 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
-from kmsg import JobState, NewJob, open_queue
+from kmsg import JobState, NewJob
 from kmsg.adapters.sqlite import SQLiteJobQueue
 from kmsg.adapters.sqlite.database import open_database
 from kmsg.adapters.sqlite.options import SQLiteOptions
 from kmsg.adapters.sqlite.statements import migrations, split_script
+from tests.adapters.sqlite.conftest import FakeClock, Ping
 
 pytestmark = pytest.mark.anyio
-
-
-class Ping(msgspec.Struct, frozen=True):
-    """A test payload."""
-
-    n: int
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """The clock injected into the queue."""
-    return FakeClock()
-
-
-@pytest.fixture
-async def queue(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SQLiteJobQueue]:
-    """A queue on a fresh file whose time is ``clock``."""
-    async with open_queue(f"sqlite:///{tmp_path / 'kmsg.db'}", clock=clock) as opened:
-        assert isinstance(opened, SQLiteJobQueue)
-        yield opened
 
 
 def _kept(connection: sqlite3.Connection) -> dict[tuple[str, str], int]:

@@ -6,11 +6,10 @@ import logging
 import shutil
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
-import msgspec
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -24,31 +23,19 @@ from kmsg import (
 )
 from kmsg.adapters.redis.connection import parse_settings
 from kmsg.adapters.redis.keys import QueueKeys
+from tests.adapters.redis.conftest import Note
 from tests.backends import Store
-from tests.redis_servers import RedisServer, free_port, redis_store
+from tests.redis_servers import RedisServer, free_port
 
 pytestmark = pytest.mark.anyio
 
 PASSWORD = "Sup3r-s3cret-pw"
 
 
-class Note(msgspec.Struct, frozen=True):
-    """A small payload."""
-
-    text: str
-
-
 @pytest.fixture
 def anyio_backend() -> str:
     """redis-py is asyncio-only (the trio test asks for trio itself)."""
     return "asyncio"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh key prefix on the shared server."""
-    async with redis_store(tmp_path) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -30,12 +30,6 @@ class Note(msgspec.Struct, frozen=True):
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    """redis-py is asyncio-only."""
-    return "asyncio"
-
-
-@pytest.fixture
 def server(tmp_path: Path) -> Iterator[RedisServer]:
     """A private server that appends every write to its AOF and fsyncs it before replying."""
     config = ["--appendonly", "yes", "--appendfsync", "always"]

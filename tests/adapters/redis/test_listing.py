@@ -23,12 +23,6 @@ class Note(msgspec.Struct, frozen=True):
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    """redis-py is asyncio-only."""
-    return "asyncio"
-
-
-@pytest.fixture
 async def queue(tmp_path: Path) -> AsyncIterator[JobQueue]:
     """A handle on a fresh key prefix."""
     async with redis_store(tmp_path) as store:

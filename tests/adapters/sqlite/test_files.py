@@ -17,16 +17,11 @@ from kmsg.adapters.sqlite import SQLiteJobQueue
 from kmsg.adapters.sqlite.database import WAL_SIZE_LIMIT
 from kmsg.adapters.sqlite.identity import APPLICATION_ID
 from kmsg.adapters.sqlite.statements import migrations, split_script
+from tests.adapters.sqlite.conftest import Ping
 
 pytestmark = pytest.mark.anyio
 
 DAMAGED = "is not a SQLite database or is damaged"
-
-
-class Ping(msgspec.Struct, frozen=True):
-    """A test payload."""
-
-    n: int
 
 
 class Blob(msgspec.Struct, frozen=True):

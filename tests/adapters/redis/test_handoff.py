@@ -8,11 +8,9 @@ one ``BLPOP``) reach into the adapter; the contract-level behaviour is in
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable
-from pathlib import Path
+from collections.abc import Awaitable
 
 import anyio
-import msgspec
 import pytest
 import redis
 from redis.crc import key_slot
@@ -21,40 +19,13 @@ from kmsg import ClaimedJob, JobState, LeaseLost
 from kmsg.adapters.redis import RedisJobQueue
 from kmsg.adapters.redis.keys import QueueKeys
 from kmsg.adapters.redis.records import job_from_record
+from tests.adapters.redis.conftest import Note
 from tests.backends import Store
-from tests.redis_servers import redis_store
 
 pytestmark = pytest.mark.anyio
 
 LONG_WAIT = 30.0
 """A wait no test should sit out: a handoff or a wake-up must end it long before."""
-
-
-class Note(msgspec.Struct, frozen=True):
-    """A small payload."""
-
-    text: str
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """redis-py is asyncio-only."""
-    return "asyncio"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh key prefix on the shared server."""
-    async with redis_store(tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def queue(store: Store) -> RedisJobQueue:
-    """One handle on the store."""
-    opened = await store.open()
-    assert isinstance(opened, RedisJobQueue)
-    return opened
 
 
 async def wait_then(

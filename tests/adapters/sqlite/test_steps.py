@@ -8,7 +8,7 @@ changes (inserted, updated or deleted), which is what ``STEP_JOBS`` bounds.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +21,7 @@ import pytest
 from kmsg import JobState, NewJob, open_queue
 from kmsg.adapters.sqlite import SQLiteJobQueue
 from kmsg.validation import STEP_JOBS
+from tests.adapters.sqlite.conftest import FakeClock, Ping
 
 pytestmark = pytest.mark.anyio
 
@@ -28,26 +29,10 @@ T = TypeVar("T")
 MANY = 2500
 
 
-class Ping(msgspec.Struct, frozen=True):
-    """A test payload."""
-
-    n: int
-
-
 class Blob(msgspec.Struct, frozen=True):
     """A big test payload."""
 
     data: str
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Transactions:
@@ -83,20 +68,6 @@ class Transactions:
         """The counts recorded so far, and start afresh."""
         touched, self.touched = self.touched, []
         return touched
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """The clock injected into the queue."""
-    return FakeClock()
-
-
-@pytest.fixture
-async def queue(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SQLiteJobQueue]:
-    """A queue on a fresh file whose time is ``clock``."""
-    async with open_queue(f"sqlite:///{tmp_path / 'kmsg.db'}", clock=clock) as opened:
-        assert isinstance(opened, SQLiteJobQueue)
-        yield opened
 
 
 @pytest.fixture

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import msgspec
 import pytest
 
 from kmsg import JobNotFound, JobState
 from kmsg.adapters.redis import RedisJobQueue
-from tests.redis_servers import redis_store
+from tests.adapters.redis.conftest import Note
 
 pytestmark = pytest.mark.anyio
-
-
-class Note(msgspec.Struct, frozen=True):
-    """A small payload."""
-
-    n: int
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """redis-py is asyncio-only."""
-    return "asyncio"
-
-
-@pytest.fixture
-async def queue(tmp_path: Path) -> AsyncIterator[RedisJobQueue]:
-    """A handle on a fresh key prefix of the shared server."""
-    async with redis_store(tmp_path) as store:
-        opened = await store.open()
-        assert isinstance(opened, RedisJobQueue)
-        yield opened
 
 
 async def test_a_move_interrupted_after_writing_is_finished_by_a_repeat(
     queue: RedisJobQueue,
 ) -> None:
-    await queue.enqueue(Note(1), queue="src", max_attempts=1)
+    await queue.enqueue(Note("1"), queue="src", max_attempts=1)
     (claimed,) = await queue.claim("src")
     await queue.fail(claimed.lease, "boom")
     dead = await queue.get("src", claimed.job.id)

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import anyio
-import msgspec
 import pytest
 
 from kmsg import (
@@ -21,16 +20,11 @@ from kmsg import (
     open_queue,
 )
 from kmsg.adapters.sqlite.database import Database
+from tests.adapters.sqlite.conftest import Ping
 
 pytestmark = pytest.mark.anyio
 
 T = TypeVar("T")
-
-
-class Ping(msgspec.Struct, frozen=True):
-    """A test payload."""
-
-    n: int
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 
-import msgspec
 import pytest
 import redis
 from redis.crc import key_slot
@@ -17,32 +15,14 @@ from kmsg.adapters.redis import RedisJobQueue
 from kmsg.adapters.redis.keys import QueueKeys
 from kmsg.adapters.redis.scripts import SCRIPT_NAMES, script_sha, shared_source
 from kmsg.validation import STEP_BYTES, STEP_JOBS
+from tests.adapters.redis.conftest import Note
 from tests.backends import Store
-from tests.redis_servers import RedisServer, redis_cluster_store, redis_store
+from tests.redis_servers import RedisServer, redis_cluster_store
 
 pytestmark = pytest.mark.anyio
 
 DOCUMENTED = {"pending", "delayed", "processing", "completed", "failed", "cancelled"}
 DOCUMENTED |= {"jobs", "dedupe", "meta"}
-
-
-class Note(msgspec.Struct, frozen=True):
-    """A small payload."""
-
-    text: str
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    """redis-py is asyncio-only."""
-    return "asyncio"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh key prefix on the shared server."""
-    async with redis_store(tmp_path) as opened:
-        yield opened
 
 
 async def exercise(queue: RedisJobQueue, qname: str) -> None:
