@@ -10,6 +10,8 @@ import enum
 
 import msgspec
 
+from kmsg.rules import backoff_delay
+
 __all__ = [
     "Backoff",
     "ClaimedJob",
@@ -57,12 +59,7 @@ class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        exponent = max(attempt - 1, 0)
-        try:
-            raw = self.initial * self.factor**exponent
-        except OverflowError:
-            return self.maximum
-        return min(self.maximum, raw)
+        return backoff_delay(self.initial, self.factor, self.maximum, attempt)
 
 
 class JobError(msgspec.Struct, frozen=True, kw_only=True):

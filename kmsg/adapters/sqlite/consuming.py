@@ -8,15 +8,15 @@ and the adapter raises after the commit.
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
 
-from kmsg.adapters.sqlite.rows import TOKEN, append_error, claim_order, due_time, job_from_row
+from kmsg.adapters.sqlite.rows import TOKEN, append_error, claim_order, job_from_row
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.errors import LeaseLost
 from kmsg.models import Backoff, ClaimedJob, JobState, Lease
+from kmsg.rules import LEASE_EXPIRED_MESSAGE, claim_allowance, refill, retry_at
 from kmsg.validation import STEP_JOBS
 
 __all__ = ["claim", "complete", "extend", "extend_many", "fail", "release", "settle_params"]
@@ -53,10 +53,9 @@ def _after_failure(
     retryable: bool,
 ) -> tuple[JobState, float | None]:
     """The state (and due time) a job takes after failed attempt number ``attempts``."""
-    if not retryable or attempts >= max_attempts:
-        return JobState.FAILED, None
     delay = backoff.delay(attempts) if retry_in is None else retry_in
-    return JobState.DELAYED, due_time(now + delay)
+    run_at = retry_at(now, attempts, max_attempts, delay, retryable=retryable)
+    return (JobState.FAILED, None) if run_at is None else (JobState.DELAYED, run_at)
 
 
 def _end_expired_leases(connection: sqlite3.Connection, now: float, queue: str) -> None:
@@ -73,7 +72,7 @@ def _end_expired_leases(connection: sqlite3.Connection, now: float, queue: str) 
             at=now,
             attempt=attempts,
             error_type="LeaseExpired",
-            message="the lease ended before the job was acknowledged",
+            message=LEASE_EXPIRED_MESSAGE,
         )
         backoff = Backoff(initial=initial, factor=factor, maximum=maximum)
         state, run_at = _after_failure(now, attempts, max_attempts, backoff, None, True)
@@ -90,8 +89,7 @@ def _bucket(connection: sqlite3.Connection, now: float, queue: str) -> tuple[boo
     paused, max_jobs, per_seconds, tokens, refilled_at = settings
     if max_jobs is None:
         return bool(paused), None
-    elapsed = max(now - refilled_at, 0.0)
-    return bool(paused), min(float(max_jobs), tokens + elapsed * max_jobs / per_seconds)
+    return bool(paused), refill(tokens, refilled_at, now, max_jobs, per_seconds)
 
 
 def claim(
@@ -104,8 +102,7 @@ def claim(
         sql("promote_due"), {"queue": queue, "now": now, "batch": HOUSEKEEPING_BATCH}
     )
     paused, tokens = _bucket(connection, now, queue)
-    limit = min(limit, STEP_JOBS)
-    allowed = 0 if paused else limit if tokens is None else min(limit, math.floor(tokens + 1e-9))
+    allowed = claim_allowance(min(limit, STEP_JOBS), paused=paused, tokens=tokens)
     if allowed <= 0:
         return []
     rows = connection.execute(

@@ -11,10 +11,10 @@ import sqlite3
 from collections.abc import Sequence
 
 from kmsg.adapters.sqlite.consuming import settle_params
-from kmsg.adapters.sqlite.rows import due_time
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.errors import JobNotFound
 from kmsg.models import JobState
+from kmsg.rules import due_time
 from kmsg.validation import STEP_JOBS
 
 __all__ = [

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kmsg.adapters.sqlite.rows import due_time, encode_errors
+from kmsg.adapters.sqlite.rows import encode_errors
 from kmsg.adapters.sqlite.space import JOB_OVERHEAD, check_room
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.models import Job, JobState
+from kmsg.rules import due_time
 from kmsg.validation import PreparedJob
 
 __all__ = ["import_jobs", "import_size", "insert_jobs"]

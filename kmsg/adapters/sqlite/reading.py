@@ -14,6 +14,7 @@ from kmsg.adapters.sqlite.rows import (
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.errors import JobNotFound
 from kmsg.models import Job, JobPage, JobState, QueueStats, RateLimit
+from kmsg.rules import claim_allowance, refill
 from kmsg.validation import MAX_PRIORITY
 
 __all__ = ["get", "list_jobs", "peek", "queue_names", "state_counts", "stats", "wake_hint"]
@@ -134,9 +135,11 @@ def _next_token_at(connection: sqlite3.Connection, now: float, queue: str) -> fl
         return None
     if max_jobs is None:
         return now
-    rate = max_jobs / per_seconds
-    tokens = min(float(max_jobs), tokens + max(now - refilled_at, 0.0) * rate)
-    return now if tokens >= 1.0 else now + (1.0 - tokens) / rate
+    left = refill(tokens, refilled_at, now, max_jobs, per_seconds)
+    if claim_allowance(1, paused=False, tokens=left):
+        return now
+    wait: float = (1.0 - left) * per_seconds / max_jobs
+    return now + wait
 
 
 def wake_hint(connection: sqlite3.Connection, now: float, queue: str) -> float | None:

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 from typing import Any, Final
 
 import msgspec
 
 from kmsg.errors import ValidationError
 from kmsg.models import Backoff, Job, JobError, JobState
+from kmsg.rules import MAX_ERRORS
 
 __all__ = [
-    "MAX_ERRORS",
     "MAX_MESSAGE",
     "append_error",
     "claim_order",
     "decode_cursor",
-    "due_time",
     "encode_cursor",
     "job_from_row",
 ]
@@ -37,7 +35,6 @@ JOB_COLUMNS: Final = (
 SEQ, PRIORITY, RUN_AT, TOKEN = (
     JOB_COLUMNS.index(n) for n in ("seq", "priority", "run_at", "token")
 )
-MAX_ERRORS: Final = 50
 MAX_MESSAGE: Final = 2000
 
 _errors_decoder: Final = msgspec.json.Decoder(tuple[JobError, ...])
@@ -78,15 +75,6 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
 def claim_order(row: tuple[Any, ...]) -> tuple[int, float, int]:
     """Sort key putting rows in claim order: priority desc, run_at, enqueue order."""
     return (-row[PRIORITY], row[RUN_AT], row[SEQ])
-
-
-def due_time(at: float) -> float:
-    """``at`` floored to a whole millisecond: every due time (``run_at``) is stored this way.
-
-    So the claim order (priority desc, run_at, seq) is exactly (priority, due millisecond,
-    enqueue order), the rule every backend follows.
-    """
-    return math.floor(at * 1000) / 1000
 
 
 def append_error(errors: str, *, at: float, attempt: int, error_type: str, message: str) -> str:

@@ -47,10 +47,8 @@ for _, m in ipairs(redis.call('ZRANGE', K.delayed, '-inf', now_ms, 'BYSCORE', 'L
 end
 
 local meta = read_meta()
-local take = math.min(tonumber(ARGV[2]), STEP_JOBS)
 local tokens = bucket(meta, now)
-if meta[1] == '1' then take = 0 end
-if tokens then take = math.min(take, math.floor(tokens)) end
+local take = claim_allowance(math.min(tonumber(ARGV[2]), STEP_JOBS), meta[1] == '1', tokens)
 
 -- Nothing claimed: register for a handoff until the clock alone may make work claimable.
 local function register()

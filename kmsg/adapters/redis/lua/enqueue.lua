@@ -25,12 +25,9 @@ local function hand_off(id, job)
   local entry = redis.call('ZRANGE', K.waiters, now * 1000, '+inf', 'BYSCORE', 'LIMIT', 0, 1)[1]
   if not entry or redis.call('ZCARD', K.pending) > 0 then return false end
   local meta = read_meta()
-  if meta[1] == '1' then return false end
   local tokens = bucket(meta, now)
-  if tokens then
-    if tokens < 1 then return false end
-    redis.call('HSET', K.meta, 'rate_tokens', tokens - 1, 'rate_at', now)
-  end
+  if claim_allowance(1, meta[1] == '1', tokens) == 0 then return false end
+  if tokens then redis.call('HSET', K.meta, 'rate_tokens', tokens - 1, 'rate_at', now) end
   redis.call('ZREM', K.waiters, entry)
   local base, lease = string.match(entry, '^(%S+) (%S*)$')
   job.state = 'processing'
@@ -59,7 +56,7 @@ for i = 1, count do
     else
       run_at = now
     end
-    run_at = floor_ms(run_at)
+    run_at = due_time(run_at)
     local job = {
       state = 'delayed', task = ARGV[p + 4], payload = ARGV[p + 5],
       priority = tonumber(ARGV[p + 6]), run_at = run_at, created_at = now, attempts = 0,

@@ -39,7 +39,7 @@ for i = 1, tonumber(ARGV[3]) do
   else
     local job = {
       state = ARGV[p + 1], task = ARGV[p + 2], payload = ARGV[p + 3],
-      priority = tonumber(ARGV[p + 4]), run_at = floor_ms(tonumber(ARGV[p + 5])),
+      priority = tonumber(ARGV[p + 4]), run_at = due_time(tonumber(ARGV[p + 5])),
       created_at = tonumber(ARGV[p + 6]), attempts = tonumber(ARGV[p + 7]),
       max_attempts = tonumber(ARGV[p + 8]), backoff_initial = tonumber(ARGV[p + 9]),
       backoff_factor = tonumber(ARGV[p + 10]), backoff_maximum = tonumber(ARGV[p + 11]),
@@ -57,7 +57,7 @@ for i = 1, tonumber(ARGV[3]) do
     if ARGV[p + 15] == '1' then job.result = ARGV[p + 16] end
     if ARGV[p + 17] == '1' then job.cancel_requested = true end
     if ARGV[2] == 'retry' then
-      job.state, job.attempts, job.run_at = 'pending', 0, floor_ms(now)
+      job.state, job.attempts, job.run_at = 'pending', 0, due_time(now)
       job.completed_at, job.failed_at, job.cancelled_at = nil, nil, nil
       job.cancel_requested, job.result = nil, nil
     elseif job.state == 'processing' then

@@ -13,7 +13,7 @@ local moved = 0
 
 local function redrive(id, job)
   job.attempts = 0
-  job.run_at = floor_ms(now)
+  job.run_at = due_time(now)
   job.failed_at = nil
   job.lease_until = nil
   job.token = nil

@@ -25,7 +25,7 @@ for _, key in ipairs({K.delayed, K.processing}) do
 end
 if redis.call('ZCARD', K.pending) > 0 then
   local tokens = bucket(meta, now)
-  if not tokens or tokens >= 1 then return 0 end
+  if claim_allowance(1, false, tokens) > 0 then return 0 end
   consider((1 - tokens) * tonumber(meta[3]) / tonumber(meta[2]) * 1000)
 end
 return wait

@@ -55,9 +55,38 @@ local function now_s()
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 
+-- The rules of kmsg.rules, function for function (tests/core/test_rules_lua.py checks that
+-- they agree with the Python reference on the same inputs).
+
 -- Due times are kept to the millisecond (floored); ms() gives the score of such a time.
-local function floor_ms(t)
+local function due_time(t)
   return math.floor(t * 1000) / 1000
+end
+
+-- min(maximum, initial * factor ^ (attempt - 1)); an overflow is maximum.
+local function backoff_delay(initial, factor, maximum, attempt)
+  local raw = initial * factor ^ math.max(attempt - 1, 0)
+  if raw ~= raw or raw > maximum then return maximum end
+  return raw
+end
+
+-- When a job whose attempt number `attempts` just failed runs again, or nil (dead-lettered).
+local function retry_at(now, attempts, max_attempts, delay, retryable)
+  if not retryable or attempts >= max_attempts then return nil end
+  return due_time(now + delay)
+end
+
+-- The tokens of a rate bucket at `now` (refilled at max_jobs / per_seconds a second).
+local function refill(tokens, refilled_at, now, max_jobs, per_seconds)
+  local elapsed = math.max(now - refilled_at, 0)
+  return math.min(max_jobs, tokens + elapsed * max_jobs / per_seconds)
+end
+
+-- How many jobs one claim may take (tokens nil: no rate limit).
+local function claim_allowance(limit, paused, tokens)
+  if paused then return 0 end
+  if tokens == nil then return limit end
+  return math.max(0, math.min(limit, math.floor(tokens + 1e-9)))
 end
 
 local function ms(t)
@@ -204,9 +233,8 @@ end
 -- paused, rate_max, rate_per, rate_tokens, rate_at.
 local function bucket(meta, now)
   if not meta[2] then return nil end
-  local rate_max = tonumber(meta[2])
-  local elapsed = math.max(now - tonumber(meta[5]), 0)
-  return math.min(rate_max, tonumber(meta[4]) + elapsed * rate_max / tonumber(meta[3]))
+  return refill(tonumber(meta[4]), tonumber(meta[5]), now, tonumber(meta[2]),
+    tonumber(meta[3]))
 end
 
 local function read_meta()
@@ -249,18 +277,13 @@ local function add_error(job, now, etype, message)
   job.errors = errors
 end
 
--- min(maximum, initial * factor ^ (attempt - 1)), as kmsg.Backoff.delay computes it.
-local function backoff_delay(job, attempt)
-  local raw = job.backoff_initial * job.backoff_factor ^ math.max(attempt - 1, 0)
-  if raw ~= raw or raw > job.backoff_maximum then return job.backoff_maximum end
-  return raw
-end
-
 -- A processing job's attempt failed: retry it (delayed) or dead-letter it. Returns the new state.
 local function after_failure(id, job, now, retry_in, retryable)
-  if retryable and job.attempts < job.max_attempts then
-    if retry_in == nil then retry_in = backoff_delay(job, job.attempts) end
-    job.run_at = floor_ms(now + retry_in)
+  local delay = retry_in or backoff_delay(job.backoff_initial, job.backoff_factor,
+    job.backoff_maximum, job.attempts)
+  local run_at = retry_at(now, job.attempts, job.max_attempts, delay, retryable)
+  if run_at then
+    job.run_at = run_at
     job.lease_until = nil
     move(id, job, 'delayed')
     notify(now)
