@@ -5,7 +5,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from kmsg import JobNotFound, JobQueue, JobState
+from kmsg import JobNotFound, JobQueue, JobState, NewJob
+from kmsg.validation import STEP_JOBS
 from tests.conformance.support import Ping, claim_one, enqueue_pings
 
 pytestmark = pytest.mark.anyio
@@ -107,6 +108,50 @@ async def test_retry_to_a_queue_holding_the_same_id_keeps_both_jobs(
     assert (await queue.get(qname, dead)).state is JobState.FAILED
     other = await queue.get(qname2, dead)
     assert (other.state, other.payload) == (JobState.PENDING, b'{"n":99}')
+
+
+async def test_a_dead_letter_whose_dedupe_key_is_held_is_not_redriven(
+    queue: JobQueue, qname: str, qname2: str
+) -> None:
+    """Never two live jobs with one dedupe key: the dead letter stays dead while B holds it."""
+    await queue.enqueue(Ping(n=1), queue=qname, dedupe_key="k", max_attempts=1)
+    await queue.enqueue(Ping(n=1), queue=qname2, dedupe_key="k", max_attempts=1)
+    dead = await claim_one(queue, qname)
+    await queue.fail(dead.lease, "boom")
+    holder = await queue.enqueue(Ping(n=2), queue=qname, dedupe_key="k")
+    assert holder != dead.job.id
+    assert await queue.retry_failed(qname, [dead.job.id]) == 0
+    assert await queue.retry_failed(qname) == 0
+    assert (await queue.get(qname, dead.job.id)).state is JobState.FAILED
+    # Once the holder is done, the key is free and the dead letter goes back.
+    assert await queue.cancel(qname, holder) is JobState.CANCELLED
+    assert await queue.retry_failed(qname) == 1
+    again = await queue.get(qname, dead.job.id)
+    assert (again.state, again.dedupe_key) == (JobState.PENDING, "k")
+    assert await queue.enqueue(Ping(n=3), queue=qname, dedupe_key="k") == dead.job.id
+
+
+async def test_redrive_past_more_than_a_step_of_skipped_dead_letters(
+    queue: JobQueue, qname: str, qname2: str
+) -> None:
+    """Dead letters skipped for a held key do not stop "retry all" from reaching the rest."""
+    skipped = STEP_JOBS + 20
+    jobs = [
+        NewJob(payload=Ping(n=n), queue=qname, max_attempts=1, dedupe_key=f"k{n}")
+        for n in range(skipped)
+    ]
+    jobs += [NewJob(payload=Ping(n=n), queue=qname, max_attempts=1) for n in range(30)]
+    await queue.enqueue_many(jobs)
+    for _ in range(10):
+        claimed = await queue.claim(qname, limit=STEP_JOBS)
+        for held in claimed:
+            await queue.fail(held.lease, "boom")
+    assert (await queue.stats(qname)).failed == skipped + 30
+    await queue.enqueue_many(
+        [NewJob(payload=Ping(n=n), queue=qname, dedupe_key=f"k{n}") for n in range(skipped)]
+    )
+    assert await queue.retry_failed(qname) == 30
+    assert (await queue.stats(qname)).failed == skipped
 
 
 async def test_purge_failed_by_id(queue: JobQueue, qname: str) -> None:

@@ -45,10 +45,12 @@ class DeadLetters:
         if to_queue is not None and check_name("queue", to_queue) != queue:
             return await self._move(queue, to_queue, ids)
         if ids is None:
-            return await self._adapter._repeat("retry_failed", queue, lambda c: [c, "all"])
+            return await self._adapter._repeat(
+                "retry_failed", queue, lambda cutoff, after: [cutoff, "all", *after]
+            )
         moved = 0
         for step in chunks(ids):
-            count, _, _ = await self._adapter._run("retry_failed", queue, ["", "ids", *step])
+            count, *_ = await self._adapter._run("retry_failed", queue, ["", "ids", *step])
             moved += int(count)
         return moved
 
@@ -89,7 +91,9 @@ class DeadLetters:
         ids = check_job_ids(job_ids)
         age: float | str = "" if older_than is None else check_seconds("older_than", older_than)
         if ids is None:
-            return await self._adapter._repeat("purge_failed", queue, lambda c: [c, age, "all"])
+            return await self._adapter._repeat(
+                "purge_failed", queue, lambda cutoff, _: [cutoff, age, "all"]
+            )
         purged = 0
         for step in chunks(ids):
             count, _, _ = await self._adapter._run("purge_failed", queue, ["", age, "ids", *step])

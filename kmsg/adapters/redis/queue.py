@@ -461,16 +461,21 @@ class RedisJobQueue(QueueBase):
             ]
         return found
 
-    async def _repeat(self, name: str, queue: str, args: Callable[[str], list[Any]]) -> int:
+    async def _repeat(
+        self, name: str, queue: str, args: Callable[[str, list[str]], list[Any]]
+    ) -> int:
         """Run a bounded-step script until it says nothing more is left; return the total.
 
-        The script gets ``args(cutoff)``, '' the first time, and answers ``{count, cutoff,
-        more}``; the cut-off it fixed on the first step is passed to every later step."""
+        The script gets ``args(cutoff, position)`` ('' and [] the first time) and answers
+        ``{count, cutoff, more, *position}``: the cut-off it fixed on the first step, and where
+        it stopped (if it says), are passed to the next step."""
         total, cutoff = 0, ""
+        position: list[str] = []
         for _ in range(_MAX_STEPS):
-            count, fixed, more = await self._run(name, queue, args(cutoff))
+            count, fixed, more, *rest = await self._run(name, queue, args(cutoff, position))
             total += int(count)
             cutoff = fixed.decode()
+            position = [part.decode() for part in rest]
             if not more:
                 break
         return total
@@ -518,7 +523,7 @@ class RedisJobQueue(QueueBase):
         """Delete terminal jobs in ``states`` that ended ``older_than`` seconds ago, in steps."""
         chosen = sorted(check_states(states, allowed=_TERMINAL))
         seconds = check_seconds("older_than", older_than)
-        return await self._repeat("cleanup", queue, lambda cutoff: [cutoff, seconds, *chosen])
+        return await self._repeat("cleanup", queue, lambda cutoff, _: [cutoff, seconds, *chosen])
 
     async def pause(self, queue: str) -> None:
         """Stop claim from handing out jobs of the queue."""

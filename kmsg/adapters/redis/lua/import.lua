@@ -10,7 +10,8 @@
 --          backoff_initial, backoff_factor, backoff_maximum, lease, dedupe_key,
 --          errors (JSON array of {at, attempt, type, message}), '1' if a result is given, result,
 --          '1' if cancel was requested, completed_at, failed_at, cancelled_at
--- Returns: the ids of the jobs written, in order (ids that already exist are skipped). Each
+-- Returns: the ids of the jobs written, in order (ids that already exist are skipped, and so
+--          are live jobs whose dedupe key a live job of this queue holds). Each
 --          gets a new enqueue sequence number in this queue. In 'retry' mode an id whose record
 --          here is the same job (task, created_at and payload) counts as written: an earlier,
 --          interrupted move already brought it.
@@ -72,10 +73,12 @@ for i = 1, tonumber(ARGV[3]) do
     end
     local ended = END_FIELD[job.state]
     if ended and not job[ended] then job[ended] = job.created_at end
-    if is_live(job.state) then take_dedupe(id, job) end
-    store(id, job)
-    index(id, job)
-    written[#written + 1] = id
+    -- A live job whose dedupe key another live job holds here is skipped (never two).
+    if not is_live(job.state) or take_dedupe(id, job) then
+      store(id, job)
+      index(id, job)
+      written[#written + 1] = id
+    end
   end
 end
 if #written > 0 then notify(now) end

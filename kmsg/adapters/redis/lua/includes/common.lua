@@ -255,10 +255,16 @@ local function release_dedupe(id, job)
   if key and redis.call('HGET', K.dedupe, key) == id then redis.call('HDEL', K.dedupe, key) end
 end
 
--- Take the job's dedupe key back if no other live job holds it (after a retry or import).
+-- Let a job that is becoming live again (a redrive, an import) take its dedupe key back.
+-- Returns false, changing nothing, when another live job holds the key: two live jobs never
+-- share one (the caller then leaves the job as it was).
 local function take_dedupe(id, job)
   local key = job.dedupe_key
-  if key and not dedupe_holder(key) then redis.call('HSET', K.dedupe, key, id) end
+  if not key then return true end
+  local holder = dedupe_holder(key)
+  if holder and holder ~= id then return false end
+  redis.call('HSET', K.dedupe, key, id)
+  return true
 end
 
 -- Move a live job into terminal `state` at time `now`; returns the stored record.
