@@ -18,9 +18,12 @@ from kmsg.errors import (
     LeaseLost,
     MissingDependencyError,
     PayloadDecodeError,
+    ProviderError,
+    ProviderErrorCode,
     ValidationError,
 )
 from kmsg.ids import new_job_id
+from kmsg.jobs import NewJob
 from kmsg.models import (
     Backoff,
     ClaimedJob,
@@ -34,7 +37,6 @@ from kmsg.models import (
 )
 from kmsg.queue import Capabilities, JobQueue
 from kmsg.urls import open_queue, redact_url
-from kmsg.validation import NewJob
 
 __version__ = "0.1.0"
 
@@ -64,6 +66,8 @@ __all__ = [
     "NewJob",
     "PayloadCodec",
     "PayloadDecodeError",
+    "ProviderError",
+    "ProviderErrorCode",
     "QueueStats",
     "RateLimit",
     "TaskRegistry",

@@ -11,10 +11,12 @@ Every error kmsg raises on purpose derives from :class:`KmsgError`::
     │   ├── BackendFull          out of memory or disk: writes refused, draining still works
     │   └── IncompleteBatch      a multi-step ``enqueue_many`` stopped part way (see ``stored``)
     ├── MissingDependencyError   an optional extra is not installed
-    └── KMsgError                a message provider refused or failed a send (has a code)
+    └── ProviderError            a message provider refused or failed a send (has a code)
 
-Subclasses carry structured fields (``LeaseLost.job_id``, ``KMsgError.code``) so callers never parse
-messages.
+Subclasses carry structured fields (``LeaseLost.job_id``, ``ProviderError.code``) so callers never
+parse messages. ``KMsgError`` and ``KMsgErrorCode`` (the K-Message platform's names) are aliases of
+``ProviderError`` and ``ProviderErrorCode``, kept so that code written against them still works;
+the new names keep the root ``KmsgError`` and a provider's error from reading alike.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ __all__ = [
     "IncompleteBatch",
     "JobNotFound",
     "KMsgError",
-    "KMsgErrorCode",
+    "ProviderErrorCode",
     "KmsgError",
     "LeaseLost",
     "MissingDependencyError",
@@ -61,7 +63,7 @@ class LeaseLost(KmsgError):
     the job was cancelled, or it was removed.
     """
 
-    def __init__(self, queue: str, job_id: str, reason: str = "lease token is stale") -> None:
+    def __init__(self, queue: str, job_id: str, reason: str = "the lease token is stale") -> None:
         super().__init__(f"lease lost on job {job_id!r} in queue {queue!r}: {reason}")
         self.queue = queue
         self.job_id = job_id
@@ -117,7 +119,7 @@ class MissingDependencyError(KmsgError, ImportError):
         self.extra = extra
 
 
-class KMsgErrorCode(enum.StrEnum):
+class ProviderErrorCode(enum.StrEnum):
     """Why a message provider refused or failed a send."""
 
     INVALID_REQUEST = "INVALID_REQUEST"
@@ -138,16 +140,16 @@ class KMsgErrorCode(enum.StrEnum):
 
 _RETRYABLE_CODES = frozenset(
     {
-        KMsgErrorCode.RATE_LIMIT_EXCEEDED,
-        KMsgErrorCode.NETWORK_ERROR,
-        KMsgErrorCode.NETWORK_TIMEOUT,
-        KMsgErrorCode.PROVIDER_ERROR,
-        KMsgErrorCode.UNKNOWN_ERROR,
+        ProviderErrorCode.RATE_LIMIT_EXCEEDED,
+        ProviderErrorCode.NETWORK_ERROR,
+        ProviderErrorCode.NETWORK_TIMEOUT,
+        ProviderErrorCode.PROVIDER_ERROR,
+        ProviderErrorCode.UNKNOWN_ERROR,
     }
 )
 
 
-class KMsgError(KmsgError):
+class ProviderError(KmsgError):
     """A message provider refused or failed a send.
 
     ``retryable`` defaults to what the code implies; ``retry_after`` (seconds) is the provider's
@@ -156,7 +158,7 @@ class KMsgError(KmsgError):
 
     def __init__(
         self,
-        code: KMsgErrorCode,
+        code: ProviderErrorCode,
         message: str,
         *,
         retryable: bool | None = None,
@@ -167,3 +169,9 @@ class KMsgError(KmsgError):
         self.message = message
         self.retryable = code.retryable if retryable is None else retryable
         self.retry_after = retry_after
+
+
+KMsgError = ProviderError
+"""The K-Message platform's name for :class:`ProviderError` (an alias)."""
+KMsgErrorCode = ProviderErrorCode
+"""The K-Message platform's name for :class:`ProviderErrorCode` (an alias)."""

@@ -47,8 +47,8 @@ from typing import Protocol, Self, runtime_checkable
 import msgspec
 
 from kmsg.errors import LeaseLost
+from kmsg.jobs import NewJob
 from kmsg.models import Backoff, ClaimedJob, Job, JobPage, JobState, Lease, QueueStats
-from kmsg.validation import NewJob
 
 __all__ = ["Capabilities", "JobQueue"]
 

@@ -1,8 +1,8 @@
 """Checks every public entry point runs before anything is written, shared by all adapters.
 
 Each ``check_*`` returns its (normalised) argument or raises ``ValidationError`` with a message that
-names the argument and the allowed range. :func:`prepare_job` turns a :class:`NewJob` into the
-validated, encoded :class:`PreparedJob` an adapter stores.
+names the argument and the allowed range. (:mod:`kmsg.jobs` turns a ``NewJob`` into the validated,
+encoded ``PreparedJob`` an adapter stores.)
 """
 
 from __future__ import annotations
@@ -10,16 +10,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Final
-
-import msgspec
+from typing import Final
 
 from kmsg.errors import ValidationError
-from kmsg.ids import new_job_id
 from kmsg.models import Backoff, JobState, Lease
-
-if TYPE_CHECKING:
-    from kmsg.codec import PayloadCodec
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -31,20 +25,19 @@ __all__ = [
     "MIN_PRIORITY",
     "STEP_BYTES",
     "STEP_JOBS",
-    "NewJob",
-    "PreparedJob",
     "check_batch",
     "check_dedupe_key",
     "check_job_ids",
     "check_lease",
     "check_lease_arg",
+    "check_int",
     "check_limit",
     "check_name",
+    "check_number",
     "check_rate_limit",
     "check_seconds",
     "check_states",
     "describe_error",
-    "prepare_job",
 ]
 
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
@@ -86,7 +79,7 @@ def check_name(kind: str, name: object) -> str:
     return name
 
 
-def _check_number(name: str, value: object, low: float, high: float) -> float:
+def check_number(name: str, value: object, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"{name} must be a number, not {_shown(value)}")
     number = float(value)
@@ -95,7 +88,7 @@ def _check_number(name: str, value: object, low: float, high: float) -> float:
     return number
 
 
-def _check_int(name: str, value: object, low: int, high: int) -> int:
+def check_int(name: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"{name} must be an integer, not {_shown(value)}")
     if not low <= value <= high:
@@ -105,17 +98,17 @@ def _check_int(name: str, value: object, low: int, high: int) -> int:
 
 def check_seconds(name: str, value: object, *, high: float = MAX_DELAY) -> float:
     """A duration in seconds: finite, 0 or more, at most ``high``."""
-    return _check_number(name, value, 0.0, high)
+    return check_number(name, value, 0.0, high)
 
 
 def check_lease(value: object) -> float:
     """A lease duration in seconds, between ``MIN_LEASE`` and ``MAX_LEASE``."""
-    return _check_number("lease", value, MIN_LEASE, MAX_LEASE)
+    return check_number("lease", value, MIN_LEASE, MAX_LEASE)
 
 
 def check_limit(value: object, *, high: int = MAX_BATCH) -> int:
     """A positive count (claim limit, page size), at most ``high``."""
-    return _check_int("limit", value, 1, high)
+    return check_int("limit", value, 1, high)
 
 
 def check_batch(count: int) -> None:
@@ -185,7 +178,7 @@ def check_job_ids(job_ids: Iterable[object] | None) -> list[str] | None:
 def check_rate_limit(max_jobs: object, per_seconds: object) -> tuple[int | None, float]:
     """``(max_jobs, per_seconds)``: None or 1 to 1,000,000 jobs, per a positive duration."""
     if max_jobs is not None:
-        max_jobs = _check_int("max_jobs", max_jobs, 1, MAX_RATE_JOBS)
+        max_jobs = check_int("max_jobs", max_jobs, 1, MAX_RATE_JOBS)
     period = check_seconds("per_seconds", per_seconds)
     if period <= 0:
         raise ValidationError("per_seconds must be more than 0")
@@ -210,79 +203,5 @@ def check_backoff(value: object) -> Backoff:
         raise ValidationError(f"backoff must be a kmsg.Backoff, not {type(value).__name__}")
     check_seconds("backoff.initial", value.initial)
     check_seconds("backoff.maximum", value.maximum)
-    _check_number("backoff.factor", value.factor, 1.0, 100.0)
+    check_number("backoff.factor", value.factor, 1.0, 100.0)
     return value
-
-
-class NewJob(msgspec.Struct, frozen=True, kw_only=True):
-    """One job to enqueue, with its options; ``JobQueue.enqueue`` takes the same as keywords.
-
-    - ``payload``: a msgspec Struct instance; its type names the task.
-    - ``queue``: the queue name (default ``"default"``).
-    - ``priority``: -1000 to 1000, higher runs first (default 0).
-    - ``delay`` (seconds from now) or ``run_at`` (epoch seconds), not both: when the job is due.
-    - ``max_attempts``: runs allowed in all, 1 to 1000 (default 3).
-    - ``backoff``: the retry delay after a failure (default ``Backoff()``).
-    - ``lease``: seconds a claim lasts unless extended (default 30).
-    - ``dedupe_key``: while a non-terminal job with this key exists in the queue, enqueue returns
-      that job's id and writes nothing.
-    - ``job_id``: the id to use (default: a new ULID); enqueueing an id that exists is a no-op that
-      returns the id, which makes a replayed enqueue safe.
-    """
-
-    payload: msgspec.Struct
-    queue: str = DEFAULT_QUEUE
-    priority: int = 0
-    delay: float | None = None
-    run_at: float | None = None
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    backoff: Backoff | None = None
-    lease: float = DEFAULT_LEASE
-    dedupe_key: str | None = None
-    job_id: str | None = None
-
-
-class PreparedJob(msgspec.Struct, frozen=True, kw_only=True):
-    """A validated, encoded job, ready for an adapter to store.
-
-    Exactly one of ``delay`` and ``run_at`` may be set; with neither the job is due now. The adapter
-    resolves ``delay`` against its own clock (the Redis server's, for Redis).
-    """
-
-    id: str
-    queue: str
-    task: str
-    payload: bytes
-    priority: int
-    delay: float | None
-    run_at: float | None
-    max_attempts: int
-    backoff: Backoff
-    lease: float
-    dedupe_key: str | None
-
-
-def prepare_job(new: NewJob, codec: PayloadCodec) -> PreparedJob:
-    """Validate every option of ``new`` and encode its payload; raise ``ValidationError`` if bad."""
-    if not isinstance(new, NewJob):
-        raise ValidationError(f"expected a kmsg.NewJob, not {type(new).__name__}")
-    queue = check_name("queue", new.queue)
-    job_id = new_job_id() if new.job_id is None else check_name("job id", new.job_id)
-    if new.delay is not None and new.run_at is not None:
-        raise ValidationError("give delay or run_at, not both")
-    delay = None if new.delay is None else check_seconds("delay", new.delay)
-    run_at = None if new.run_at is None else _check_number("run_at", new.run_at, 0.0, 1e11)
-    task, payload = codec.encode(new.payload)
-    return PreparedJob(
-        id=job_id,
-        queue=queue,
-        task=task,
-        payload=payload,
-        priority=_check_int("priority", new.priority, MIN_PRIORITY, MAX_PRIORITY),
-        delay=delay,
-        run_at=run_at,
-        max_attempts=_check_int("max_attempts", new.max_attempts, 1, MAX_ATTEMPTS),
-        backoff=check_backoff(Backoff() if new.backoff is None else new.backoff),
-        lease=check_lease(new.lease),
-        dedupe_key=check_dedupe_key(new.dedupe_key),
-    )

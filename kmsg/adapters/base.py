@@ -16,6 +16,7 @@ import anyio
 import msgspec
 
 from kmsg.errors import IncompleteBatch
+from kmsg.jobs import NewJob, PreparedJob
 from kmsg.models import Backoff, ClaimedJob, JobPage, JobState
 from kmsg.validation import (
     DEFAULT_LEASE,
@@ -23,8 +24,6 @@ from kmsg.validation import (
     DEFAULT_QUEUE,
     STEP_BYTES,
     STEP_JOBS,
-    NewJob,
-    PreparedJob,
 )
 
 __all__ = ["QueueBase", "batch_steps", "chunks", "write_in_steps"]

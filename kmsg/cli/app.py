@@ -24,10 +24,10 @@ from kmsg import __version__
 from kmsg.errors import (
     BackendUnavailable,
     JobNotFound,
-    KMsgError,
     KmsgError,
-    KMsgErrorCode,
     MissingDependencyError,
+    ProviderError,
+    ProviderErrorCode,
     ValidationError,
 )
 from kmsg.queue import JobQueue
@@ -126,7 +126,7 @@ class CliState:
 def _exit_code_for(exc: BaseException) -> ExitCode:
     if isinstance(exc, JobNotFound):
         return ExitCode.NOT_FOUND
-    if isinstance(exc, KMsgError) and exc.code is KMsgErrorCode.TEMPLATE_NOT_FOUND:
+    if isinstance(exc, ProviderError) and exc.code is ProviderErrorCode.TEMPLATE_NOT_FOUND:
         return ExitCode.NOT_FOUND
     if isinstance(exc, BackendUnavailable | MissingDependencyError):
         return ExitCode.UNAVAILABLE
@@ -136,7 +136,7 @@ def _exit_code_for(exc: BaseException) -> ExitCode:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, KMsgError):
+    if isinstance(exc, ProviderError):
         return f"provider error {exc}"
     if isinstance(exc, KmsgError):
         return str(exc)

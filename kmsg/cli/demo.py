@@ -41,13 +41,13 @@ from kmsg.cli.app import CliState, run_async
 from kmsg.cli.output import console, print_json
 from kmsg.cli.params import confirm, yes_option
 from kmsg.errors import ValidationError
+from kmsg.jobs import NewJob
 from kmsg.messaging.mock import MockProvider
 from kmsg.messaging.models import AlimTalk, Lms, Message, Sms
 from kmsg.messaging.processor import MessageJobProcessor, SendMessageJob, SendScheduledMessageJob
 from kmsg.models import Backoff
 from kmsg.queue import JobQueue
 from kmsg.urls import open_queue, redact_url
-from kmsg.validation import NewJob
 from kmsg.worker import EventKind, EventListener, Worker, WorkerEvent
 
 __all__ = ["DEMO_DB", "DemoTally", "build_batch", "demo_cmd"]

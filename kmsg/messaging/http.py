@@ -2,7 +2,7 @@
 
 The request is ``POST <url>`` with the message as JSON (the tagged union, ``"type"`` included) and
 an auth header. A 2xx reply must be a JSON object with a ``message_id`` string. Everything else
-becomes a :class:`~kmsg.KMsgError`:
+becomes a :class:`~kmsg.ProviderError`:
 
 ====================================  ==========================  =========
 reply                                 code                        retryable
@@ -31,7 +31,7 @@ from typing import Final, Self
 
 import msgspec
 
-from kmsg.errors import KMsgError, KMsgErrorCode, MissingDependencyError
+from kmsg.errors import MissingDependencyError, ProviderError, ProviderErrorCode
 from kmsg.messaging.models import Message, SendResult
 
 try:
@@ -42,11 +42,11 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 __all__ = ["HttpProvider", "parse_retry_after"]
 
 _STATUS_CODES: Final = {
-    401: KMsgErrorCode.AUTHENTICATION_FAILED,
-    402: KMsgErrorCode.INSUFFICIENT_BALANCE,
-    403: KMsgErrorCode.AUTHENTICATION_FAILED,
-    408: KMsgErrorCode.NETWORK_TIMEOUT,
-    429: KMsgErrorCode.RATE_LIMIT_EXCEEDED,
+    401: ProviderErrorCode.AUTHENTICATION_FAILED,
+    402: ProviderErrorCode.INSUFFICIENT_BALANCE,
+    403: ProviderErrorCode.AUTHENTICATION_FAILED,
+    408: ProviderErrorCode.NETWORK_TIMEOUT,
+    429: ProviderErrorCode.RATE_LIMIT_EXCEEDED,
 }
 
 
@@ -133,9 +133,11 @@ class HttpProvider:
                 timeout=self._timeout,
             )
         except httpx.TimeoutException as exc:
-            raise KMsgError(KMsgErrorCode.NETWORK_TIMEOUT, f"no reply: {exc!r}") from exc
+            raise ProviderError(ProviderErrorCode.NETWORK_TIMEOUT, f"no reply: {exc!r}") from exc
         except httpx.TransportError as exc:
-            raise KMsgError(KMsgErrorCode.NETWORK_ERROR, f"transport failed: {exc!r}") from exc
+            raise ProviderError(
+                ProviderErrorCode.NETWORK_ERROR, f"transport failed: {exc!r}"
+            ) from exc
         if response.is_success:
             return self._accepted(response, message)
         raise _refusal(response)
@@ -144,21 +146,25 @@ class HttpProvider:
         try:
             reply = msgspec.json.decode(response.content, type=_Accepted)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise KMsgError(
-                KMsgErrorCode.PROVIDER_ERROR, f"gateway reply has no message_id: {exc}"
+            raise ProviderError(
+                ProviderErrorCode.PROVIDER_ERROR, f"gateway reply has no message_id: {exc}"
             ) from None
         return SendResult(
             message_id=reply.message_id, provider=self._name, to=message.to, accepted_at=time.time()
         )
 
 
-def _refusal(response: httpx.Response) -> KMsgError:
+def _refusal(response: httpx.Response) -> ProviderError:
     status = response.status_code
     code = _STATUS_CODES.get(status)
     if code is None:
-        code = KMsgErrorCode.PROVIDER_ERROR if status >= 500 else KMsgErrorCode.INVALID_REQUEST
+        code = (
+            ProviderErrorCode.PROVIDER_ERROR if status >= 500 else ProviderErrorCode.INVALID_REQUEST
+        )
     detail: str | None = None
     with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
         detail = msgspec.json.decode(response.content, type=_Refused).message
     text = f"HTTP {status}: {detail or response.reason_phrase}"
-    return KMsgError(code, text, retry_after=parse_retry_after(response.headers.get("Retry-After")))
+    return ProviderError(
+        code, text, retry_after=parse_retry_after(response.headers.get("Retry-After"))
+    )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from kmsg.errors import KMsgError, KMsgErrorCode, ValidationError
+from kmsg.errors import ProviderError, ProviderErrorCode, ValidationError
 from kmsg.messaging.models import AlimTalk, Message, SendResult
 from kmsg.messaging.template_store import InMemoryTemplateStore, TemplateStatus
 from kmsg.messaging.templates import MissingTemplateVariable, Template
@@ -48,7 +48,7 @@ class Succeed:
 class Fail:
     """The provider refuses the message with ``code`` (retryable as the code says)."""
 
-    code: KMsgErrorCode = KMsgErrorCode.PROVIDER_ERROR
+    code: ProviderErrorCode = ProviderErrorCode.PROVIDER_ERROR
     message: str = "mock failure"
 
 
@@ -85,7 +85,7 @@ class MockCall:
 
     message: Message
     result: SendResult | None
-    error: KMsgError | None
+    error: ProviderError | None
     latency: float = 0.0
 
     @property
@@ -142,7 +142,7 @@ class MockProvider:
         self._script.extend(scenarios)
 
     def mock_failure(
-        self, count: int = 1, code: KMsgErrorCode = KMsgErrorCode.PROVIDER_ERROR
+        self, count: int = 1, code: ProviderErrorCode = ProviderErrorCode.PROVIDER_ERROR
     ) -> None:
         """Make the next ``count`` sends fail with ``code``."""
         self.script(*[Fail(code)] * count)
@@ -156,7 +156,7 @@ class MockProvider:
             await anyio.sleep(latency)
         try:
             result = await self._play(scenario, message)
-        except KMsgError as exc:
+        except ProviderError as exc:
             self.history.append(MockCall(message, None, exc, latency))
             raise
         self.history.append(MockCall(message, result, None, latency))
@@ -183,14 +183,16 @@ class MockProvider:
                     accepted_at=self._clock(),
                 )
             case Fail(code, text):
-                raise KMsgError(code, text)
+                raise ProviderError(code, text)
             case RateLimited(retry_after):
-                raise KMsgError(
-                    KMsgErrorCode.RATE_LIMIT_EXCEEDED, "mock rate limit", retry_after=retry_after
+                raise ProviderError(
+                    ProviderErrorCode.RATE_LIMIT_EXCEEDED,
+                    "mock rate limit",
+                    retry_after=retry_after,
                 )
             case Timeout(after):
                 await anyio.sleep(after)
-                raise KMsgError(KMsgErrorCode.NETWORK_TIMEOUT, "mock timeout")
+                raise ProviderError(ProviderErrorCode.NETWORK_TIMEOUT, "mock timeout")
             case Delay(seconds, then):
                 await anyio.sleep(seconds)
                 return await self._play(then, message)
@@ -198,11 +200,11 @@ class MockProvider:
     async def _check_template(self, message: AlimTalk) -> None:
         template = await self.templates.get(message.template_code)
         if template.status is not TemplateStatus.APPROVED:
-            raise KMsgError(
-                KMsgErrorCode.INVALID_REQUEST,
+            raise ProviderError(
+                ProviderErrorCode.INVALID_REQUEST,
                 f"template {template.code!r} is {template.status.value}, not approved",
             )
         try:
             Template(template.content).render(message.variables)
         except MissingTemplateVariable as exc:
-            raise KMsgError(KMsgErrorCode.INVALID_REQUEST, str(exc)) from None
+            raise ProviderError(ProviderErrorCode.INVALID_REQUEST, str(exc)) from None

@@ -16,9 +16,9 @@ Four job types (payload Structs, named by ``__kmsg_task__``):
 * ``update_delivery_status`` (:class:`UpdateDeliveryStatusJob`): record a carrier's delivery report
   in the processor's :class:`~kmsg.messaging.delivery.DeliveryStore`.
 
-Provider errors steer the job: a retryable ``KMsgError`` raises ``Retry(after=retry_after)`` (the
-provider's ``Retry-After`` when it gave one, else the worker's backoff), a non-retryable one raises
-``NonRetryable`` and the job is dead-lettered at once.
+Provider errors steer the job: a retryable ``ProviderError`` raises ``Retry(after=retry_after)``
+(the provider's ``Retry-After`` when it gave one, else the worker's backoff), a non-retryable one
+raises ``NonRetryable`` and the job is dead-lettered at once.
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ from typing import ClassVar, Final
 
 import msgspec
 
-from kmsg.errors import KMsgError, ValidationError
+from kmsg.errors import ProviderError, ValidationError
+from kmsg.jobs import NewJob
 from kmsg.messaging.delivery import DeliveryReport, DeliveryStore, InMemoryDeliveryStore
 from kmsg.messaging.models import Message, SendResult
 from kmsg.messaging.provider import Provider
 from kmsg.models import Job
 from kmsg.queue import JobQueue
-from kmsg.validation import MAX_BATCH, NewJob
+from kmsg.validation import MAX_BATCH
 from kmsg.worker import NonRetryable, Retry, Worker, current_job
 
 __all__ = [
@@ -161,7 +162,7 @@ class MessageJobProcessor:
     async def _send(self, message: Message) -> SendResult:
         try:
             return await self.provider.send(message)
-        except KMsgError as exc:
+        except ProviderError as exc:
             if exc.retryable:
                 raise Retry(after=exc.retry_after, reason=str(exc)) from exc
             raise NonRetryable(str(exc)) from exc

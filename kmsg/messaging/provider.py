@@ -1,9 +1,9 @@
 """The ``Provider`` seam: one async ``send``, and providers found by entry point.
 
 A provider turns a :data:`~kmsg.messaging.models.Message` into a
-:class:`~kmsg.messaging.models.SendResult`, or raises :class:`~kmsg.KMsgError` whose ``code`` says
-whether trying again may help (``KMsgError.retryable``) and, for ``RATE_LIMIT_EXCEEDED``, how long
-to wait (``retry_after``). Any other exception is a bug in the provider.
+:class:`~kmsg.messaging.models.SendResult`, or raises :class:`~kmsg.ProviderError` whose ``code``
+says whether trying again may help (``ProviderError.retryable``) and, for ``RATE_LIMIT_EXCEEDED``,
+how long to wait (``retry_after``). Any other exception is a bug in the provider.
 
 Third-party providers register a factory under the entry-point group ``kmsg.providers``; kmsg
 registers ``mock`` (:class:`~kmsg.messaging.mock.MockProvider`) and ``http``
@@ -36,7 +36,7 @@ class Provider(Protocol):
         ...
 
     async def send(self, message: Message) -> SendResult:
-        """Send ``message``; raise ``KMsgError`` (with a code) if it was refused or failed."""
+        """Send ``message``; raise ``ProviderError`` (with a code) if it was refused or failed."""
         ...
 
 

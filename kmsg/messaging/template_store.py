@@ -2,7 +2,7 @@
 
 Templates are kept in creation order; :meth:`InMemoryTemplateStore.list` pages through them
 (``page`` is 1-based) and can filter by status. A code that is not stored raises
-``KMsgError(TEMPLATE_NOT_FOUND)``, as a real provider answers.
+``ProviderError(TEMPLATE_NOT_FOUND)``, as a real provider answers.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Final
 
 import msgspec
 
-from kmsg.errors import KMsgError, KMsgErrorCode, ValidationError
+from kmsg.errors import ProviderError, ProviderErrorCode, ValidationError
 from kmsg.messaging.templates import Template
 
 __all__ = ["InMemoryTemplateStore", "ProviderTemplate", "TemplatePage", "TemplateStatus"]
@@ -55,8 +55,8 @@ class TemplatePage(msgspec.Struct, frozen=True, kw_only=True):
     total: int
 
 
-def _not_found(code: str) -> KMsgError:
-    return KMsgError(KMsgErrorCode.TEMPLATE_NOT_FOUND, f"no template with code {code!r}")
+def _not_found(code: str) -> ProviderError:
+    return ProviderError(ProviderErrorCode.TEMPLATE_NOT_FOUND, f"no template with code {code!r}")
 
 
 class InMemoryTemplateStore:
@@ -74,14 +74,16 @@ class InMemoryTemplateStore:
         content: str,
         status: TemplateStatus = TemplateStatus.APPROVED,
     ) -> ProviderTemplate:
-        """Store a new template; ``KMsgError(INVALID_REQUEST)`` if ``code`` is taken.
+        """Store a new template; ``ProviderError(INVALID_REQUEST)`` if ``code`` is taken.
 
         New templates are ``approved`` unless told otherwise, so tests can send with them at once.
         """
         if not isinstance(code, str) or not 1 <= len(code) <= 64:
             raise ValidationError("a template code must be a string of 1-64 characters")
         if code in self._templates:
-            raise KMsgError(KMsgErrorCode.INVALID_REQUEST, f"template {code!r} already exists")
+            raise ProviderError(
+                ProviderErrorCode.INVALID_REQUEST, f"template {code!r} already exists"
+            )
         now = self._clock()
         template = ProviderTemplate(
             code=code, name=name, content=content, status=status, created_at=now, updated_at=now
@@ -90,7 +92,7 @@ class InMemoryTemplateStore:
         return template
 
     async def get(self, code: str) -> ProviderTemplate:
-        """The template stored as ``code``; ``KMsgError(TEMPLATE_NOT_FOUND)`` if none is."""
+        """The template stored as ``code``; ``ProviderError(TEMPLATE_NOT_FOUND)`` if none is."""
         try:
             return self._templates[code]
         except KeyError:

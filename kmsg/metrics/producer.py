@@ -15,9 +15,10 @@ from typing import Any, Self
 import msgspec
 
 from kmsg.codec import task_name_of
+from kmsg.jobs import NewJob
 from kmsg.metrics.families import KmsgMetrics, metrics_for
 from kmsg.queue import JobQueue
-from kmsg.validation import DEFAULT_QUEUE, NewJob
+from kmsg.validation import DEFAULT_QUEUE
 
 __all__ = ["InstrumentedQueue", "instrument"]
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import msgspec
 import pytest
 
-from kmsg import Backoff, JobQueue, JobState, Lease, LeaseLost, ValidationError
+from kmsg import Backoff, JobQueue, JobState, Lease, LeaseLost, NewJob, ValidationError
 from tests.conformance.support import SHORT_LEASE, Ping, claim_one, claim_until, wait_out_lease
 
 pytestmark = pytest.mark.anyio
@@ -102,3 +102,31 @@ async def test_an_oversized_result_is_refused_and_the_job_stays_held(
         await queue.complete(claimed.lease, result=b"x" * (64 * 1024 + 1))
     assert (await queue.get(qname, claimed.job.id)).state is JobState.PROCESSING
     await queue.complete(claimed.lease, result=b"x" * (64 * 1024))
+
+
+async def test_every_backend_says_why_a_lease_was_lost_in_the_same_words(
+    queue: JobQueue, qname: str
+) -> None:
+    """One outcome table (kmsg.outcomes) gives every backend the same LeaseLost reasons."""
+    await queue.enqueue_many([NewJob(payload=Ping(n=n), queue=qname) for n in range(4)])
+    stale, gone, cancelled, asked = await queue.claim(qname, limit=4)
+    await queue.complete(stale.lease)
+    await queue.remove(qname, gone.job.id)
+    await queue.cancel(qname, cancelled.job.id)
+    await queue.cancel(qname, asked.job.id)
+    reasons = []
+    for call in (
+        queue.fail(stale.lease, "late"),
+        queue.complete(gone.lease),
+        queue.complete(cancelled.lease),
+        queue.extend(asked.lease, 30.0),
+    ):
+        with pytest.raises(LeaseLost) as lost:
+            await call
+        reasons.append(lost.value.reason)
+    assert reasons == [
+        "the lease token is stale",
+        "the job no longer exists",
+        "the job was cancelled",
+        "the job's cancel was requested",
+    ]

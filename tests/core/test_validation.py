@@ -8,7 +8,8 @@ import msgspec
 import pytest
 
 from kmsg import Backoff, JobState, NewJob, PayloadCodec, ValidationError
-from kmsg.validation import check_dedupe_key, check_name, check_states, prepare_job
+from kmsg.jobs import prepare_job
+from kmsg.validation import check_dedupe_key, check_name, check_states
 
 
 class Ping(msgspec.Struct):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from kmsg import JobQueue, JobState, KMsgError, KMsgErrorCode, ValidationError
+from kmsg import JobQueue, JobState, ProviderError, ProviderErrorCode, ValidationError
 from kmsg.messaging import (
     Hooks,
     KMsg,
@@ -35,7 +35,7 @@ class Recorder:
         self.events.append(("success", result.message_id))
 
     async def on_error(self, message: Message, error: Exception) -> None:
-        assert isinstance(error, KMsgError)
+        assert isinstance(error, ProviderError)
         self.events.append(("error", error.code))
 
     def hooks(self) -> Hooks:
@@ -53,14 +53,14 @@ async def test_send_runs_before_and_success_hooks() -> None:
 
 async def test_send_runs_the_error_hook_and_reraises() -> None:
     provider = MockProvider()
-    provider.mock_failure(1, KMsgErrorCode.AUTHENTICATION_FAILED)
+    provider.mock_failure(1, ProviderErrorCode.AUTHENTICATION_FAILED)
     recorder = Recorder()
-    with pytest.raises(KMsgError) as caught:
+    with pytest.raises(ProviderError) as caught:
         await KMsg(provider, hooks=recorder.hooks()).send(MESSAGE)
-    assert caught.value.code is KMsgErrorCode.AUTHENTICATION_FAILED
+    assert caught.value.code is ProviderErrorCode.AUTHENTICATION_FAILED
     assert recorder.events == [
         ("before", "01012345678"),
-        ("error", KMsgErrorCode.AUTHENTICATION_FAILED),
+        ("error", ProviderErrorCode.AUTHENTICATION_FAILED),
     ]
 
 

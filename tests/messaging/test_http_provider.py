@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 import pytest
 
-from kmsg import KMsgError, KMsgErrorCode
+from kmsg import ProviderError, ProviderErrorCode
 from kmsg.messaging import Message, Sms, load_provider
 from kmsg.messaging.http import HttpProvider, parse_retry_after
 
@@ -115,26 +115,26 @@ async def test_a_custom_auth_header_without_scheme(gateway: Gateway) -> None:
 @pytest.mark.parametrize(
     ("path", "code", "retryable", "retry_after"),
     [
-        ("/status/429?retry_after=3", KMsgErrorCode.RATE_LIMIT_EXCEEDED, True, 3.0),
-        ("/status/429", KMsgErrorCode.RATE_LIMIT_EXCEEDED, True, None),
-        ("/status/500", KMsgErrorCode.PROVIDER_ERROR, True, None),
-        ("/status/502", KMsgErrorCode.PROVIDER_ERROR, True, None),
-        ("/status/503?retry_after=12", KMsgErrorCode.PROVIDER_ERROR, True, 12.0),
-        ("/status/400", KMsgErrorCode.INVALID_REQUEST, False, None),
-        ("/status/404", KMsgErrorCode.INVALID_REQUEST, False, None),
-        ("/status/422", KMsgErrorCode.INVALID_REQUEST, False, None),
-        ("/status/401", KMsgErrorCode.AUTHENTICATION_FAILED, False, None),
-        ("/status/403", KMsgErrorCode.AUTHENTICATION_FAILED, False, None),
-        ("/status/402", KMsgErrorCode.INSUFFICIENT_BALANCE, False, None),
-        ("/status/408", KMsgErrorCode.NETWORK_TIMEOUT, True, None),
-        ("/garbage", KMsgErrorCode.PROVIDER_ERROR, True, None),
+        ("/status/429?retry_after=3", ProviderErrorCode.RATE_LIMIT_EXCEEDED, True, 3.0),
+        ("/status/429", ProviderErrorCode.RATE_LIMIT_EXCEEDED, True, None),
+        ("/status/500", ProviderErrorCode.PROVIDER_ERROR, True, None),
+        ("/status/502", ProviderErrorCode.PROVIDER_ERROR, True, None),
+        ("/status/503?retry_after=12", ProviderErrorCode.PROVIDER_ERROR, True, 12.0),
+        ("/status/400", ProviderErrorCode.INVALID_REQUEST, False, None),
+        ("/status/404", ProviderErrorCode.INVALID_REQUEST, False, None),
+        ("/status/422", ProviderErrorCode.INVALID_REQUEST, False, None),
+        ("/status/401", ProviderErrorCode.AUTHENTICATION_FAILED, False, None),
+        ("/status/403", ProviderErrorCode.AUTHENTICATION_FAILED, False, None),
+        ("/status/402", ProviderErrorCode.INSUFFICIENT_BALANCE, False, None),
+        ("/status/408", ProviderErrorCode.NETWORK_TIMEOUT, True, None),
+        ("/garbage", ProviderErrorCode.PROVIDER_ERROR, True, None),
     ],
 )
 async def test_replies_map_to_error_codes(
-    gateway: Gateway, path: str, code: KMsgErrorCode, retryable: bool, retry_after: float | None
+    gateway: Gateway, path: str, code: ProviderErrorCode, retryable: bool, retry_after: float | None
 ) -> None:
     async with HttpProvider(gateway.url + path) as http:
-        with pytest.raises(KMsgError) as caught:
+        with pytest.raises(ProviderError) as caught:
             await http.send(MESSAGE)
     assert caught.value.code is code
     assert caught.value.retryable is retryable
@@ -143,15 +143,15 @@ async def test_replies_map_to_error_codes(
 
 async def test_an_error_reply_message_is_kept(gateway: Gateway) -> None:
     async with HttpProvider(f"{gateway.url}/status/400?message=bad+sender") as http:
-        with pytest.raises(KMsgError, match="HTTP 400: bad sender"):
+        with pytest.raises(ProviderError, match="HTTP 400: bad sender"):
             await http.send(MESSAGE)
 
 
 async def test_no_reply_in_time_is_a_network_timeout(gateway: Gateway) -> None:
     async with HttpProvider(f"{gateway.url}/slow", timeout=0.3) as http:
-        with pytest.raises(KMsgError) as caught:
+        with pytest.raises(ProviderError) as caught:
             await http.send(MESSAGE)
-    assert caught.value.code is KMsgErrorCode.NETWORK_TIMEOUT
+    assert caught.value.code is ProviderErrorCode.NETWORK_TIMEOUT
     assert caught.value.retryable
 
 
@@ -160,9 +160,9 @@ async def test_a_refused_connection_is_a_network_error() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     async with HttpProvider(f"http://127.0.0.1:{port}/ok", timeout=5.0) as http:
-        with pytest.raises(KMsgError) as caught:
+        with pytest.raises(ProviderError) as caught:
             await http.send(MESSAGE)
-    assert caught.value.code is KMsgErrorCode.NETWORK_ERROR
+    assert caught.value.code is ProviderErrorCode.NETWORK_ERROR
     assert caught.value.retryable
 
 

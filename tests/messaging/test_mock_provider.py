@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from kmsg import KMsgError, KMsgErrorCode, ValidationError
+from kmsg import ProviderError, ProviderErrorCode, ValidationError
 from kmsg.messaging import (
     AlimTalk,
     Delay,
@@ -34,7 +34,7 @@ async def outcomes(provider: MockProvider, count: int) -> list[str]:
     for n in range(count):
         try:
             await provider.send(sms(n))
-        except KMsgError as exc:
+        except ProviderError as exc:
             seen.append(exc.code.value)
         else:
             seen.append("ok")
@@ -65,10 +65,10 @@ async def test_mock_failure_fails_the_next_n_sends() -> None:
 
 async def test_mock_failure_with_a_non_retryable_code() -> None:
     provider = MockProvider()
-    provider.mock_failure(1, KMsgErrorCode.INSUFFICIENT_BALANCE)
-    with pytest.raises(KMsgError) as caught:
+    provider.mock_failure(1, ProviderErrorCode.INSUFFICIENT_BALANCE)
+    with pytest.raises(ProviderError) as caught:
         await provider.send(sms())
-    assert caught.value.code is KMsgErrorCode.INSUFFICIENT_BALANCE
+    assert caught.value.code is ProviderErrorCode.INSUFFICIENT_BALANCE
     assert not caught.value.retryable
 
 
@@ -76,10 +76,10 @@ async def test_scripted_scenarios_play_in_order() -> None:
     provider = MockProvider()
     provider.script(
         Succeed(),
-        Fail(KMsgErrorCode.AUTHENTICATION_FAILED, "bad key"),
+        Fail(ProviderErrorCode.AUTHENTICATION_FAILED, "bad key"),
         RateLimited(retry_after=7.5),
         Timeout(),
-        Delay(0.01, then=Fail(KMsgErrorCode.NETWORK_ERROR)),
+        Delay(0.01, then=Fail(ProviderErrorCode.NETWORK_ERROR)),
         Delay(0.01),
     )
     assert await outcomes(provider, 7) == [
@@ -100,7 +100,7 @@ async def test_timeout_and_delay_take_their_time() -> None:
     provider = MockProvider()
     provider.script(Timeout(after=0.05), Delay(0.05))
     start = anyio.current_time()
-    with pytest.raises(KMsgError, match="NETWORK_TIMEOUT"):
+    with pytest.raises(ProviderError, match="NETWORK_TIMEOUT"):
         await provider.send(sms())
     await provider.send(sms())
     assert anyio.current_time() - start >= 0.1
@@ -108,7 +108,7 @@ async def test_timeout_and_delay_take_their_time() -> None:
 
 async def test_a_handler_decides_per_message() -> None:
     def handler(message: Message) -> Scenario:
-        return Fail(KMsgErrorCode.INVALID_REQUEST) if message.to.endswith("13") else Succeed()
+        return Fail(ProviderErrorCode.INVALID_REQUEST) if message.to.endswith("13") else Succeed()
 
     provider = MockProvider(handler)
     assert await outcomes(provider, 15) == ["ok"] * 13 + ["INVALID_REQUEST", "ok"]
@@ -159,9 +159,9 @@ async def test_bad_options_are_refused(options: dict[str, object]) -> None:
 async def test_alimtalk_needs_a_stored_approved_template() -> None:
     provider = MockProvider()
     message = AlimTalk(to="010-1234-5678", template_code="WELCOME", variables={"name": "김"})
-    with pytest.raises(KMsgError) as caught:
+    with pytest.raises(ProviderError) as caught:
         await provider.send(message)
-    assert caught.value.code is KMsgErrorCode.TEMPLATE_NOT_FOUND
+    assert caught.value.code is ProviderErrorCode.TEMPLATE_NOT_FOUND
     assert not caught.value.retryable
 
     await provider.templates.create("WELCOME", name="welcome", content="#{name}님 환영합니다")
@@ -171,9 +171,9 @@ async def test_alimtalk_needs_a_stored_approved_template() -> None:
 async def test_alimtalk_with_a_missing_variable_is_an_invalid_request() -> None:
     provider = MockProvider()
     await provider.templates.create("OTP", name="otp", content="code #{code}")
-    with pytest.raises(KMsgError, match=r"#\{code\}") as caught:
+    with pytest.raises(ProviderError, match=r"#\{code\}") as caught:
         await provider.send(AlimTalk(to="010-1234-5678", template_code="OTP"))
-    assert caught.value.code is KMsgErrorCode.INVALID_REQUEST
+    assert caught.value.code is ProviderErrorCode.INVALID_REQUEST
 
 
 async def test_load_provider_finds_the_mock_by_entry_point() -> None:

@@ -9,7 +9,7 @@ import anyio
 import msgspec
 import pytest
 
-from kmsg import Backoff, JobQueue, JobState, KMsgErrorCode, ValidationError
+from kmsg import Backoff, JobQueue, JobState, ProviderErrorCode, ValidationError
 from kmsg.messaging import (
     BulkSendResult,
     DeliveryReport,
@@ -84,7 +84,7 @@ async def test_rate_limit_retry_after_is_honoured(queue: JobQueue, qname: str) -
 async def test_a_poison_job_is_dead_lettered_after_max_attempts(
     queue: JobQueue, qname: str
 ) -> None:
-    provider = MockProvider(lambda message: Fail(KMsgErrorCode.PROVIDER_ERROR, "down"))
+    provider = MockProvider(lambda message: Fail(ProviderErrorCode.PROVIDER_ERROR, "down"))
     kmsg_ = KMsg(provider, queue, queue_name=qname, max_attempts=3, backoff=FAST)
     job_id = await kmsg_.enqueue(sms(1))
 
@@ -103,7 +103,7 @@ async def test_a_poison_job_is_dead_lettered_after_max_attempts(
 
 async def test_a_non_retryable_error_dead_letters_at_once(queue: JobQueue, qname: str) -> None:
     provider = MockProvider()
-    provider.mock_failure(1, KMsgErrorCode.INVALID_REQUEST)
+    provider.mock_failure(1, ProviderErrorCode.INVALID_REQUEST)
     kmsg_ = KMsg(provider, queue, queue_name=qname, max_attempts=5, backoff=FAST)
     job_id = await kmsg_.enqueue(sms(1))
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from kmsg import KMsgError, KMsgErrorCode, ValidationError
+from kmsg import ProviderError, ProviderErrorCode, ValidationError
 from kmsg.messaging import InMemoryTemplateStore, TemplateStatus
 
 pytestmark = pytest.mark.anyio
@@ -31,9 +31,9 @@ async def test_create_then_get() -> None:
 async def test_duplicate_codes_are_refused() -> None:
     templates = store()
     await templates.create("T1", name="one", content="a")
-    with pytest.raises(KMsgError) as caught:
+    with pytest.raises(ProviderError) as caught:
         await templates.create("T1", name="again", content="b")
-    assert caught.value.code is KMsgErrorCode.INVALID_REQUEST
+    assert caught.value.code is ProviderErrorCode.INVALID_REQUEST
 
 
 @pytest.mark.parametrize("code", ["", "x" * 65])
@@ -93,7 +93,7 @@ async def test_delete_removes() -> None:
 
 @pytest.mark.parametrize("operation", ["get", "update", "delete"])
 async def test_missing_codes_raise_template_not_found(operation: str) -> None:
-    with pytest.raises(KMsgError) as caught:
+    with pytest.raises(ProviderError) as caught:
         await getattr(store(), operation)("MISSING")
-    assert caught.value.code is KMsgErrorCode.TEMPLATE_NOT_FOUND
+    assert caught.value.code is ProviderErrorCode.TEMPLATE_NOT_FOUND
     assert not caught.value.retryable

@@ -33,6 +33,7 @@ from kmsg.adapters.redis.scripts import ScriptTarget
 from kmsg.adapters.redis.server import MarkerWatch, check_server, parse_info
 from kmsg.codec import PayloadCodec
 from kmsg.errors import BackendUnavailable, JobNotFound, LeaseLost, ValidationError
+from kmsg.jobs import NewJob, PreparedJob, prepare_job
 from kmsg.models import (
     ClaimedJob,
     Job,
@@ -42,13 +43,12 @@ from kmsg.models import (
     QueueStats,
     RateLimit,
 )
+from kmsg.outcomes import Lost, lease_lost
 from kmsg.queue import Capabilities
 from kmsg.validation import (
     MAX_LEASE,
     STEP_BYTES,
     STEP_JOBS,
-    NewJob,
-    PreparedJob,
     check_batch,
     check_lease,
     check_lease_arg,
@@ -59,7 +59,6 @@ from kmsg.validation import (
     check_seconds,
     check_states,
     describe_error,
-    prepare_job,
 )
 
 __all__ = ["CAPABILITIES", "RedisJobQueue"]
@@ -74,11 +73,7 @@ CAPABILITIES: Final = Capabilities(
     direct_handoff=True,
 )
 _log = logging.getLogger("kmsg.adapters.redis")
-_LOST_REASONS: Final = {
-    b"lost": "lease token is stale",
-    b"gone": "the job no longer exists",
-    b"cancelled": "the job was cancelled",
-}
+_LOST: Final = {why.value.encode(): why for why in Lost}
 _KEY_CACHE: Final = 4096
 _TERMINAL: Final = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 _MAX_STEPS: Final = 10_000_000
@@ -255,7 +250,7 @@ class RedisJobQueue(QueueBase):
 
     @staticmethod
     def _lost(lease: Lease, code: bytes) -> LeaseLost:
-        return LeaseLost(lease.queue, lease.job_id, _LOST_REASONS.get(code, code.decode()))
+        return lease_lost(lease, _LOST[code])
 
     async def complete(self, lease: Lease, *, result: bytes | None = None) -> None:
         """Mark the held job completed (see :meth:`kmsg.JobQueue.complete`)."""
@@ -319,7 +314,7 @@ class RedisJobQueue(QueueBase):
     async def extend(self, lease: Lease, duration: float) -> float:
         """Heartbeat (see :meth:`kmsg.JobQueue.extend`); return the new deadline."""
         reply = await self._fenced("extend", lease, [check_lease(duration)])
-        if reply in _LOST_REASONS:
+        if reply in _LOST:
             raise self._lost(lease, reply)
         return float(reply)
 
@@ -336,7 +331,7 @@ class RedisJobQueue(QueueBase):
                 args += (leases[index].job_id, leases[index].token)
             replies = await self._run("extend_many", queue, args)
             for index, reply in zip(step, replies, strict=True):
-                lost = reply in _LOST_REASONS
+                lost = reply in _LOST
                 outcomes[index] = self._lost(leases[index], reply) if lost else float(reply)
         return outcomes
 

@@ -17,8 +17,8 @@ from typing import Any, Final
 import msgspec
 
 from kmsg.errors import ValidationError
+from kmsg.jobs import PreparedJob
 from kmsg.models import Backoff, Job, JobError, JobState
-from kmsg.validation import PreparedJob
 
 __all__ = [
     "claimed_pairs",

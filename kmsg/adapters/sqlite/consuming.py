@@ -16,6 +16,7 @@ from kmsg.adapters.sqlite.rows import TOKEN, append_error, claim_order, job_from
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.errors import LeaseLost
 from kmsg.models import Backoff, ClaimedJob, JobState, Lease
+from kmsg.outcomes import Lost, lease_lost
 from kmsg.rules import LEASE_EXPIRED_MESSAGE, claim_allowance, refill, retry_at
 from kmsg.validation import STEP_JOBS
 
@@ -122,15 +123,15 @@ def _held(connection: sqlite3.Connection, lease: Lease) -> tuple[Any, ...] | Lea
         sql("held_job"), {"queue": lease.queue, "id": lease.job_id}
     ).fetchone()
     if row is None:
-        return LeaseLost(lease.queue, lease.job_id, "the job no longer exists")
+        return lease_lost(lease, Lost.GONE)
     if row[1] != JobState.PROCESSING.value or row[2] != lease.token:
-        return LeaseLost(lease.queue, lease.job_id, "the lease token is stale")
+        return lease_lost(lease, Lost.STALE)
     return row
 
 
 def _cancelled(connection: sqlite3.Connection, now: float, lease: Lease, seq: int) -> LeaseLost:
     connection.execute(sql("settle"), settle_params(seq, JobState.CANCELLED, now))
-    return LeaseLost(lease.queue, lease.job_id, "the job was cancelled")
+    return lease_lost(lease, Lost.CANCELLED)
 
 
 def complete(
@@ -179,7 +180,7 @@ def fail(
         connection.execute(
             sql("settle"), settle_params(seq, JobState.CANCELLED, now, errors=history)
         )
-        return LeaseLost(lease.queue, lease.job_id, "the job was cancelled")
+        return lease_lost(lease, Lost.CANCELLED)
     backoff = Backoff(initial=initial, factor=factor, maximum=maximum)
     state, run_at = _after_failure(now, attempts, max_attempts, backoff, retry_in, retryable)
     connection.execute(sql("settle"), settle_params(seq, state, now, run_at=run_at, errors=history))
@@ -197,7 +198,7 @@ def extend(
     held = _held(connection, lease)
     if isinstance(held, LeaseLost):
         return held
-    return LeaseLost(lease.queue, lease.job_id, "the job's cancel was requested")
+    return lease_lost(lease, Lost.CANCEL_REQUESTED)
 
 
 def extend_many(

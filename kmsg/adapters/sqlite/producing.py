@@ -14,9 +14,9 @@ from typing import Any
 from kmsg.adapters.sqlite.rows import encode_errors
 from kmsg.adapters.sqlite.space import JOB_OVERHEAD, check_room
 from kmsg.adapters.sqlite.statements import sql
+from kmsg.jobs import PreparedJob
 from kmsg.models import Job, JobState
 from kmsg.rules import due_time
-from kmsg.validation import PreparedJob
 
 __all__ = ["import_jobs", "import_size", "insert_jobs"]
 

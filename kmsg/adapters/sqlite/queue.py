@@ -29,13 +29,12 @@ from kmsg.adapters.sqlite.steps import most_steps, sized_steps
 from kmsg.adapters.sqlite.watch import CommitWatch, open_watch
 from kmsg.codec import PayloadCodec
 from kmsg.errors import LeaseLost, ValidationError
+from kmsg.jobs import NewJob, PreparedJob, prepare_job
 from kmsg.models import ClaimedJob, Job, JobPage, JobState, Lease, QueueStats
 from kmsg.queue import Capabilities
 from kmsg.validation import (
     MAX_LEASE,
     STEP_JOBS,
-    NewJob,
-    PreparedJob,
     check_batch,
     check_job_ids,
     check_lease,
@@ -47,7 +46,6 @@ from kmsg.validation import (
     check_seconds,
     check_states,
     describe_error,
-    prepare_job,
 )
 
 __all__ = ["CAPABILITIES", "SQLiteJobQueue"]

@@ -341,11 +341,11 @@ local function complete_job(id, token, has_result, result, now)
 end
 
 -- extend.lua's work for one job: the new deadline as exact text, or 'lost', 'gone' or
--- 'cancelled' (cancel requested: nothing changed, the holder should stop).
+-- 'cancel_requested' (nothing changed: the holder should stop).
 local function extend_job(id, token, lease_until)
   local job, code = held(id, token)
   if not job then return code end
-  if job.cancel_requested then return 'cancelled' end
+  if job.cancel_requested then return 'cancel_requested' end
   job.lease_until = lease_until
   store(id, job)
   redis.call('ZADD', K.processing, 'XX', lease_until * 1000, member(id, job))
