@@ -1,0 +1,81 @@
+"""What the model-based test compares of each outcome, and how it runs one call on each side.
+
+With a shared clock every field is compared, times included. With a server clock the times
+differ by how long the test took, so a snapshot is compared by its other fields and by which
+times are set (see :mod:`tests.model.driver`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import msgspec
+
+from kmsg import ClaimedJob, Job, JobNotFound, Lease, LeaseLost, QueueStats
+
+__all__ = ["HeldLease", "Outcome", "attempt", "presence", "timeless", "view"]
+
+T = TypeVar("T")
+Outcome = T | LeaseLost | JobNotFound
+"""A call's result, or the contract error it raised (errors are outcomes to compare too)."""
+
+
+@dataclass(frozen=True)
+class HeldLease:
+    """One claim's lease as each side issued it: same job, different tokens."""
+
+    real: Lease
+    model: Lease
+
+
+def attempt(call: Callable[[], T]) -> Outcome[T]:
+    """``call()``, or the ``LeaseLost`` / ``JobNotFound`` it raised."""
+    try:
+        return call()
+    except (LeaseLost, JobNotFound) as error:
+        return error
+
+
+def presence(value: float | None) -> str | None:
+    """A time shown only by whether it is set."""
+    return None if value is None else "set"
+
+
+def timeless(job: Job) -> tuple[object, ...]:
+    """Every field of a snapshot that does not depend on the clock; times by presence."""
+    errors = tuple((e.attempt, e.type, e.message) for e in job.errors)
+    times = (job.lease_until, job.completed_at, job.failed_at, job.cancelled_at)
+    return (
+        *(job.id, job.queue, job.task, job.payload, job.state, job.priority, job.attempts),
+        *(job.max_attempts, job.backoff, job.lease, job.dedupe_key, errors, job.result),
+        job.cancel_requested,
+        *(presence(t) for t in times),
+    )
+
+
+def view(value: object, *, exact: bool) -> object:
+    """What of an outcome is compared: all of it when ``exact``, else nothing clock-made.
+
+    Lease tokens are never compared (each side makes its own); a ``LeaseLost`` is compared by
+    job and reason, a ``JobNotFound`` by job.
+    """
+    if isinstance(value, list | tuple):
+        return [view(item, exact=exact) for item in value]
+    if isinstance(value, ClaimedJob):
+        return view(value.job, exact=exact)
+    if isinstance(value, LeaseLost):
+        return ("LeaseLost", value.queue, value.job_id, value.reason)
+    if isinstance(value, JobNotFound):
+        return ("JobNotFound", value.queue, value.job_id)
+    if exact:
+        return value
+    if isinstance(value, Job):
+        return timeless(value)
+    if isinstance(value, QueueStats):
+        age = presence(value.oldest_pending_age)
+        return (msgspec.structs.replace(value, oldest_pending_age=None), age)
+    if isinstance(value, float):
+        return "a deadline"
+    return value

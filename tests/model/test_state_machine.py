@@ -1,0 +1,553 @@
+"""Model-based test: random operation sequences, run on a real backend and on the reference model.
+
+:class:`QueueMachine` is a Hypothesis ``RuleBasedStateMachine``. Each step does one thing to
+a real backend, through the public :class:`kmsg.JobQueue` API only, and the same thing to
+:class:`~tests.model.reference.ReferenceQueue`, then compares what came back: the ids
+returned, the jobs claimed (in order, with their snapshots), the states returned, each
+``LeaseLost`` (with its reason) or ``JobNotFound`` raised or not, counts, stats and listings.
+At the end of each run every job's snapshot is compared, state by state in listing order.
+How time is kept in step with each backend (exactly on SQLite, by certain outcomes on Redis)
+is explained in :mod:`tests.model.driver`; what is compared of each outcome, in
+:mod:`tests.model.compare`.
+
+Options come from small sets so that sequences meet: two reusable job ids, two dedupe keys,
+three priorities, 1-3 attempts, leases that end within the test or never, delays and backoffs
+of zero or of hours. Related calls share a rule (``settle`` is complete, fail, extend or
+release on one lease), which keeps the rules few, so that every run reaches expired leases,
+retries, dead letters and dedupe keys in a few dozen steps; the lease or id a rule acts on is
+most often one the model says is live (held, dead, ...), sometimes any ever seen.
+
+Size: by default each backend runs ``EXACT_EXAMPLES`` examples with a driven clock (SQLite)
+and ``SERVER_EXAMPLES`` against a server clock (Redis, Redis Cluster), of up to ``STEPS``
+steps. For a longer search set ``KMSG_MODEL_EXAMPLES`` (examples per backend) and
+``KMSG_MODEL_STEPS`` (most steps per example); the per-test timeout is then lifted::
+
+    KMSG_MODEL_EXAMPLES=3000 KMSG_MODEL_STEPS=80 .venv/bin/python -m pytest tests/model -x
+
+Measured on the 2-core development machine (``.venv/bin/python -m pytest tests/model
+--durations=0``): see ``RUNTIME`` below.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final, TypeVar
+from uuid import uuid4
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    rule,
+    run_state_machine_as_test,
+)
+
+from kmsg import Backoff, Job, JobQueue, JobState, NewJob
+from tests.conformance.support import Ping
+from tests.model.compare import HeldLease, Outcome, attempt, view
+from tests.model.driver import HOUR, LONG_LEASE, SHORT_LEASE, Driver
+from tests.model.reference import LIVE, TERMINAL, ReferenceQueue
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+EXAMPLES: Final = int(os.environ.get("KMSG_MODEL_EXAMPLES", "0"))
+"""Examples per backend (0: ``EXACT_EXAMPLES`` or ``SERVER_EXAMPLES``)."""
+STEPS: Final = int(os.environ.get("KMSG_MODEL_STEPS", "40"))
+"""Most steps per example."""
+EXACT_EXAMPLES: Final = 150
+SERVER_EXAMPLES: Final = 40
+RUNTIME: Final = "sqlite ~s, redis ~s, redis-cluster ~s"
+"""The default run's duration per backend, as last measured (2 cores, Redis 7 on loopback)."""
+
+REUSED_IDS: Final = ("a", "b")
+"""Job ids given on purpose, so that they are reused (otherwise the backend picks the id)."""
+UNKNOWN_ID: Final = "nobody"
+"""An id no job ever has."""
+DEDUPE_KEYS: Final = ("k1", "k2")
+PRIORITIES: Final = (0, 1, -1)
+LEASES: Final = (SHORT_LEASE, LONG_LEASE)
+DELAYS: Final = (None, HOUR, 0.0)
+BACKOFFS: Final = (
+    Backoff(initial=0.0, factor=1.0, maximum=0.0),
+    Backoff(initial=1.5 * HOUR, factor=2.0, maximum=24 * HOUR),
+)
+RETRY_IN: Final = (None, 0.0, 2 * HOUR)
+ERRORS: Final = ("plain failure", ValueError("bad value"))
+RESULTS: Final = (None, b"done")
+CLEAR_AT: Final = 6
+"""Jobs the queue must hold before ``clear`` runs (it undoes everything, so it is kept rare)."""
+
+OPERATIONS: Final = {
+    "claim": 6,
+    "enqueue": 3,
+    "enqueue_many": 2,
+    "complete": 2,
+    "fail": 3,
+    "extend": 1,
+    "release": 1,
+    "complete_many": 1,
+    "extend_many": 1,
+    "cancel": 2,
+    "retry_failed": 2,
+    "purge_failed": 1,
+    "remove": 1,
+    "cleanup": 1,
+    "clear": 1,
+    "pause": 1,
+    "resume": 2,
+    "set_rate_limit": 1,
+    "time_passes": 3,
+    "get": 1,
+    "stats": 1,
+    "list_jobs": 1,
+}
+"""Each operation a step may run, and its weight (how often it is drawn, relatively)."""
+WEIGHTED: Final = tuple(name for name, weight in OPERATIONS.items() for _ in range(weight))
+NEEDS_LEASE: Final = frozenset(
+    {"complete", "fail", "extend", "release", "complete_many", "extend_many"}
+)
+QUIET: Final = st.sampled_from(sorted(set(OPERATIONS) - {"claim", "enqueue"}))
+"""The operations a run may leave out (all but the two every run needs)."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """The options of one job to enqueue, drawn from the small sets above."""
+
+    job_id: str | None
+    priority: int
+    dedupe_key: str | None
+    max_attempts: int
+    lease: float
+    delay: float | None
+    backoff: Backoff
+
+    def new_job(self, queue: str, n: int) -> NewJob:
+        """The job to enqueue, with payload ``Ping(n=n)``."""
+        return NewJob(
+            payload=Ping(n=n),
+            queue=queue,
+            priority=self.priority,
+            delay=self.delay,
+            max_attempts=self.max_attempts,
+            backoff=self.backoff,
+            lease=self.lease,
+            dedupe_key=self.dedupe_key,
+            job_id=self.job_id,
+        )
+
+
+job_specs: Final = st.builds(
+    JobSpec,
+    job_id=st.none() | st.sampled_from(REUSED_IDS),
+    priority=st.sampled_from(PRIORITIES),
+    dedupe_key=st.none() | st.sampled_from(DEDUPE_KEYS),
+    max_attempts=st.integers(1, 3),
+    lease=st.sampled_from(LEASES),
+    delay=st.sampled_from(DELAYS),
+    backoff=st.sampled_from(BACKOFFS),
+)
+job_batches: Final = st.lists(job_specs, min_size=2, max_size=3)
+
+
+class QueueMachine(RuleBasedStateMachine):
+    """One queue of a real backend and the same queue in the model, driven side by side."""
+
+    def __init__(self, driver: Driver) -> None:
+        super().__init__()
+        self.driver = driver
+        self.time = driver.time
+        self.model = ReferenceQueue(driver.time.clock)
+        self.queue = f"m{uuid4().hex[:12]}"
+        self.leases: list[HeldLease] = []
+        self.payloads = itertools.count()
+        self.choices = list(WEIGHTED)
+        self.broken = False
+
+    # --- running and comparing -----------------------------------------------------------------
+
+    def run(
+        self, real: Callable[[JobQueue], Awaitable[T]], model: Callable[[Outcome[T]], U]
+    ) -> tuple[Outcome[T], Outcome[U]]:
+        """One operation on both sides at one instant: the backend first (``model`` gets its
+        outcome, to learn the ids the backend chose), then the model."""
+        self.time.before()
+        try:
+            got = attempt(lambda: self.driver.call(real))
+            want = attempt(lambda: model(got))
+        except BaseException:
+            self.broken = True
+            raise
+        self.time.after(self.model.lease_deadlines(self.queue))
+        return got, want
+
+    def same(self, what: str, got: object, want: object) -> None:
+        """Fail unless the backend's outcome is the model's (as far as the clocks agree)."""
+        if view(got, exact=self.time.exact) != view(want, exact=self.time.exact):
+            self.broken = True
+            raise AssertionError(f"{what}:\n  backend: {got!r}\n  model:   {want!r}")
+
+    def call(
+        self, what: str, real: Callable[[JobQueue], Awaitable[T]], model: Callable[[], U]
+    ) -> None:
+        """Run one operation on both sides and compare the outcomes."""
+        got, want = self.run(real, lambda _: model())
+        self.same(what, got, want)
+
+    # --- choosing what to act on ---------------------------------------------------------------
+
+    def ids(self) -> list[str]:
+        """Ids worth naming: every job's, the reused ones, and one that never exists."""
+        known = {job.id for job in self.model.jobs(self.queue)}
+        return sorted(known | {*REUSED_IDS, UNKNOWN_ID})
+
+    def id_pool(self, data: st.DataObject, states: Iterable[JobState]) -> list[str]:
+        """The ids of the jobs in ``states``, or (if none, or one time in four) every id."""
+        wanted = set(states)
+        chosen = sorted(job.id for job in self.model.jobs(self.queue) if job.state in wanted)
+        if chosen and data.draw(st.integers(0, 3), label="any id?") > 0:
+            return chosen
+        return self.ids()
+
+    def draw_id(self, data: st.DataObject, states: Iterable[JobState] = ()) -> str:
+        """One id, as :meth:`id_pool` offers them."""
+        return data.draw(st.sampled_from(self.id_pool(data, states)), label="job_id")
+
+    def draw_ids(self, data: st.DataObject, states: Iterable[JobState]) -> list[str] | None:
+        """None (every job), or 1-3 ids as :meth:`id_pool` offers them."""
+        some = st.lists(st.sampled_from(self.id_pool(data, states)), min_size=1, max_size=3)
+        return data.draw(st.none() | some, label="job_ids")
+
+    def lease_pool(self, data: st.DataObject) -> list[HeldLease]:
+        """The leases still held, or (if none, or one time in four) every lease ever issued:
+        stale, of a job that ended, or of one now gone."""
+        held = [lease for lease in self.leases if self.model.holds(lease.model)]
+        if held and data.draw(st.integers(0, 3), label="any lease?") > 0:
+            return held
+        return self.leases
+
+    def model_jobs(self, jobs: Sequence[NewJob], got: object) -> list[NewJob]:
+        """``jobs`` as the model takes them. Where the backend chose an id, the model uses it
+        if it is new (no job's, not earlier in the batch), else an id that matches nothing:
+        so a backend that wrongly deduplicates, or wrongly creates a job, is caught."""
+        if not isinstance(got, list):
+            return list(jobs)
+        taken = {job.id for job in self.model.jobs(self.queue)}
+        chosen: list[NewJob] = []
+        for index, job in enumerate(jobs):
+            job_id = job.job_id
+            if job_id is None:
+                job_id = got[index] if got[index] not in taken else f"unexpected-{index}"
+            taken.add(job_id)
+            chosen.append(msgspec.structs.replace(job, job_id=job_id))
+        return chosen
+
+    # --- the one rule ------------------------------------------------------------------------
+
+    @initialize(specs=st.lists(job_specs, min_size=1, max_size=4), quiet=st.sets(QUIET))
+    def start(self, specs: list[JobSpec], quiet: set[str]) -> None:
+        """Begin with a few jobs; leave the ``quiet`` operations out of this run (swarm
+        testing: some faults only show when an operation that would hide them never runs)."""
+        self.choices = [name for name in WEIGHTED if name not in quiet]
+        self.enqueue_many(specs)
+
+    @rule(data=st.data())
+    def step(self, data: st.DataObject) -> None:
+        """One operation, drawn by weight (``OPERATIONS``); one that needs a lease when none
+        was ever issued is a ``claim`` instead."""
+        name = data.draw(st.sampled_from(self.choices), label="operation")
+        if name in NEEDS_LEASE and not self.leases:
+            name = "claim"
+        self.operations[name](data)
+
+    @property
+    def operations(self) -> dict[str, Callable[[st.DataObject], None]]:
+        """Each operation's name and the method that runs it on both sides."""
+        return {
+            "claim": self.claim,
+            "enqueue": self.enqueue,
+            "enqueue_many": lambda data: self.enqueue_many(data.draw(job_batches, "jobs")),
+            "complete": self.complete,
+            "fail": self.fail,
+            "extend": self.extend,
+            "release": self.release,
+            "complete_many": self.complete_many,
+            "extend_many": self.extend_many,
+            "cancel": self.cancel,
+            "retry_failed": self.retry_failed,
+            "purge_failed": self.purge_failed,
+            "remove": self.remove,
+            "cleanup": self.cleanup,
+            "clear": self.clear,
+            "pause": self.pause,
+            "resume": self.resume,
+            "set_rate_limit": self.set_rate_limit,
+            "time_passes": self.time_passes,
+            "get": self.get,
+            "stats": lambda _: self.stats(),
+            "list_jobs": self.list_jobs,
+        }
+
+    # --- producing -----------------------------------------------------------------------------
+
+    def enqueue(self, data: st.DataObject) -> None:
+        """``enqueue`` one job."""
+        new = data.draw(job_specs, label="job").new_job(self.queue, next(self.payloads))
+        options = {f: getattr(new, f) for f in new.__struct_fields__ if f != "payload"}
+        got, want = self.run(
+            lambda q: q.enqueue(new.payload, **options),
+            lambda got: self.model.enqueue_many(self.model_jobs([new], [got]))[0],
+        )
+        self.same("enqueue", got, want)
+
+    def enqueue_many(self, specs: list[JobSpec]) -> None:
+        """``enqueue_many`` a batch (a later job may dedupe onto an earlier one)."""
+        jobs = [spec.new_job(self.queue, next(self.payloads)) for spec in specs]
+        got, want = self.run(
+            lambda q: q.enqueue_many(jobs),
+            lambda got: self.model.enqueue_many(self.model_jobs(jobs, got)),
+        )
+        self.same("enqueue_many", got, want)
+
+    # --- consuming -----------------------------------------------------------------------------
+
+    def claim(self, data: st.DataObject) -> None:
+        """``claim`` 1-3 jobs (under their own lease, or a short or long one); both sides'
+        leases are kept for the fenced calls."""
+        limit = data.draw(st.integers(1, 3), label="limit")
+        lease = data.draw(st.sampled_from((None, *LEASES)), label="lease")
+        got, want = self.run(
+            lambda q: q.claim(self.queue, limit=limit, lease=lease),
+            lambda _: self.model.claim(self.queue, limit=limit, lease=lease),
+        )
+        self.same(f"claim limit={limit} lease={lease}", got, want)
+        assert isinstance(got, list)
+        assert isinstance(want, list)
+        self.leases += [HeldLease(g.lease, w.lease) for g, w in zip(got, want, strict=True)]
+
+    def draw_lease(self, data: st.DataObject) -> HeldLease:
+        """One lease: most often a held one, sometimes any (stale, ended, gone)."""
+        return data.draw(st.sampled_from(self.lease_pool(data)), label="lease")
+
+    def draw_leases(self, data: st.DataObject) -> list[HeldLease]:
+        """1-3 leases as :meth:`draw_lease` picks them (repeats allowed)."""
+        pool = st.sampled_from(self.lease_pool(data))
+        return data.draw(st.lists(pool, min_size=1, max_size=3), label="leases")
+
+    def complete(self, data: st.DataObject) -> None:
+        """``complete`` a lease (a held one, or replay one, or a stale one)."""
+        held = self.draw_lease(data)
+        result = data.draw(st.sampled_from(RESULTS), label="result")
+        self.call(
+            f"complete {held.real.job_id}",
+            lambda q: q.complete(held.real, result=result),
+            lambda: self.model.complete(held.model, result=result),
+        )
+
+    def fail(self, data: st.DataObject) -> None:
+        """``fail`` a lease: retried after its backoff or ``retry_in``, or dead-lettered."""
+        held = self.draw_lease(data)
+        error = data.draw(st.sampled_from(ERRORS), label="error")
+        retry_in = data.draw(st.sampled_from(RETRY_IN), label="retry_in")
+        retryable = data.draw(st.booleans(), label="retryable")
+        self.call(
+            f"fail {held.real.job_id} retry_in={retry_in} retryable={retryable}",
+            lambda q: q.fail(held.real, error, retry_in=retry_in, retryable=retryable),
+            lambda: self.model.fail(held.model, error, retry_in=retry_in, retryable=retryable),
+        )
+
+    def extend(self, data: st.DataObject) -> None:
+        """``extend`` a lease by a short or a long duration."""
+        held = self.draw_lease(data)
+        duration = data.draw(st.sampled_from(LEASES), label="duration")
+        self.call(
+            f"extend {held.real.job_id} by {duration}",
+            lambda q: q.extend(held.real, duration),
+            lambda: self.model.extend(held.model, duration),
+        )
+
+    def release(self, data: st.DataObject) -> None:
+        """``release`` a lease (attempt refunded; a requested cancel wins)."""
+        held = self.draw_lease(data)
+        self.call(
+            f"release {held.real.job_id}",
+            lambda q: q.release(held.real),
+            lambda: self.model.release(held.model),
+        )
+
+    def complete_many(self, data: st.DataObject) -> None:
+        """``complete_many`` 1-3 leases."""
+        batch = self.draw_leases(data)
+        result = data.draw(st.sampled_from(RESULTS), label="result")
+        self.call(
+            "complete_many",
+            lambda q: q.complete_many([(held.real, result) for held in batch]),
+            lambda: self.model.complete_many([(held.model, result) for held in batch]),
+        )
+
+    def extend_many(self, data: st.DataObject) -> None:
+        """``extend_many`` 1-3 leases."""
+        batch = self.draw_leases(data)
+        duration = data.draw(st.sampled_from(LEASES), label="duration")
+        self.call(
+            f"extend_many by {duration}",
+            lambda q: q.extend_many([held.real for held in batch], duration),
+            lambda: self.model.extend_many([held.model for held in batch], duration),
+        )
+
+    # --- one job by id -------------------------------------------------------------------------
+
+    def cancel(self, data: st.DataObject) -> None:
+        """``cancel`` a job: most often a live one (a held one gets a cancel request)."""
+        job_id = self.draw_id(data, LIVE)
+        self.call(
+            f"cancel {job_id}",
+            lambda q: q.cancel(self.queue, job_id),
+            lambda: self.model.cancel(self.queue, job_id),
+        )
+
+    def remove(self, data: st.DataObject) -> None:
+        """``remove`` a job in any state (or one that does not exist)."""
+        job_id = self.draw_id(data)
+        self.call(
+            f"remove {job_id}",
+            lambda q: q.remove(self.queue, job_id),
+            lambda: self.model.remove(self.queue, job_id),
+        )
+
+    def get(self, data: st.DataObject) -> None:
+        """``get`` a job (or one that does not exist)."""
+        job_id = self.draw_id(data)
+        self.call(
+            f"get {job_id}",
+            lambda q: q.get(self.queue, job_id),
+            lambda: self.model.get(self.queue, job_id),
+        )
+
+    # --- dead letters and housekeeping ---------------------------------------------------------
+
+    def retry_failed(self, data: st.DataObject) -> None:
+        """``retry_failed`` every dead letter or a few ids (a dead letter whose dedupe key a
+        live job holds stays dead)."""
+        ids = self.draw_ids(data, [JobState.FAILED])
+        self.call(
+            f"retry_failed {ids}",
+            lambda q: q.retry_failed(self.queue, ids),
+            lambda: self.model.retry_failed(self.queue, ids),
+        )
+
+    def purge_failed(self, data: st.DataObject) -> None:
+        """``purge_failed`` every dead letter or a few ids, maybe only older ones."""
+        ids = self.draw_ids(data, [JobState.FAILED])
+        age = data.draw(st.sampled_from((None, *self.time.ages)), label="older_than")
+        self.call(
+            f"purge_failed {ids} older_than={age}",
+            lambda q: q.purge_failed(self.queue, ids, older_than=age),
+            lambda: self.model.purge_failed(self.queue, ids, older_than=age),
+        )
+
+    def cleanup(self, data: st.DataObject) -> None:
+        """``cleanup`` terminal jobs that ended long enough ago."""
+        states = data.draw(st.sets(st.sampled_from(sorted(TERMINAL)), min_size=1), "states")
+        age = data.draw(st.sampled_from(self.time.ages), label="older_than")
+        self.call(
+            f"cleanup {sorted(states)} older_than={age}",
+            lambda q: q.cleanup(self.queue, sorted(states), age),
+            lambda: self.model.cleanup(self.queue, states, age),
+        )
+
+    def clear(self, data: st.DataObject) -> None:
+        """``clear`` the queue, once it holds ``CLEAR_AT`` jobs (it undoes everything)."""
+        if self.model.count(self.queue, JobState) >= CLEAR_AT:
+            self.call("clear", lambda q: q.clear(self.queue), lambda: self.model.clear(self.queue))
+
+    def pause(self, data: st.DataObject) -> None:
+        """``pause`` the queue: claims hand out nothing."""
+        self.call("pause", lambda q: q.pause(self.queue), lambda: self.model.pause(self.queue))
+
+    def resume(self, data: st.DataObject) -> None:
+        """``resume`` the queue."""
+        self.call("resume", lambda q: q.resume(self.queue), lambda: self.model.resume(self.queue))
+
+    def set_rate_limit(self, data: st.DataObject) -> None:
+        """``set_rate_limit`` (one whose effect is certain under this timekeeping) or remove
+        it."""
+        limit = data.draw(st.sampled_from((None, *self.time.rate_limits)), label="limit")
+        max_jobs, per_seconds = (None, 1.0) if limit is None else limit
+        self.call(
+            f"set_rate_limit {limit}",
+            lambda q: q.set_rate_limit(self.queue, max_jobs, per_seconds),
+            lambda: self.model.set_rate_limit(self.queue, max_jobs, per_seconds),
+        )
+
+    def time_passes(self, data: st.DataObject) -> None:
+        """Let time pass (to a short lease's very end, past it, or hours on, where allowed)."""
+        self.time.pass_time(data.draw(st.sampled_from(self.time.jumps), label="seconds"))
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def list_jobs(self, data: st.DataObject) -> None:
+        """One state's ``list_jobs``, paged through 1, 2 or 100 at a time."""
+        state = data.draw(st.sampled_from(JobState), label="state")
+        self.list_state(state, data.draw(st.sampled_from((100, 1, 2)), label="page"))
+
+    def stats(self) -> None:
+        """Compare the counts per state, the oldest pending age and the settings."""
+        self.call("stats", lambda q: q.stats(self.queue), lambda: self.model.stats(self.queue))
+
+    def list_state(self, state: JobState, page: int) -> None:
+        """Compare one state's whole listing, read ``page`` jobs at a time."""
+        self.call(
+            f"list_jobs {state} by {page}",
+            lambda q: self.list_all(q, state, page),
+            lambda: list(self.model.list_jobs(self.queue, state, limit=10_000).jobs),
+        )
+
+    async def list_all(self, queue: JobQueue, state: JobState, page: int) -> list[Job]:
+        """Every job of ``state`` on the backend, ``page`` at a time, following the cursor."""
+        jobs: list[Job] = []
+        cursor = None
+        for _ in range(1000):
+            listed = await queue.list_jobs(self.queue, state, limit=page, cursor=cursor)
+            jobs += listed.jobs
+            cursor = listed.next_cursor
+            if cursor is None:
+                return jobs
+        raise AssertionError(f"listing {state} never ended")
+
+    def teardown(self) -> None:
+        """Compare every job, state by state in listing order, and the stats (unless a step
+        failed already: its report is the one that matters)."""
+        if self.broken:
+            return
+        for state in JobState:
+            self.list_state(state, 100)
+        self.stats()
+
+
+def machine_settings(driver: Driver) -> settings:
+    """The Hypothesis settings for one backend (sizes: the module docstring)."""
+    default = EXACT_EXAMPLES if driver.time.exact else SERVER_EXAMPLES
+    return settings(
+        max_examples=EXAMPLES or default,
+        stateful_step_count=STEPS,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
+@pytest.mark.model
+@pytest.mark.timeout(0 if EXAMPLES else 180)
+def test_backend_follows_the_model(driver: Driver) -> None:
+    """Random operation sequences have the same outcomes on the backend and in the model."""
+    run_state_machine_as_test(
+        lambda: QueueMachine(driver),  # type: ignore[arg-type, return-value]
+        settings=machine_settings(driver),
+    )
