@@ -1,9 +1,10 @@
 """The queue's rules, written once: pure functions of numbers, that every backend follows.
 
 The SQLite adapter calls these. The Redis adapter must decide inside its atomic Lua scripts, so
-``lua/includes/common.lua`` keeps its own copies (``floor_ms``, ``backoff_delay``,
-``after_failure``, ``bucket``); ``tests/core/test_rules_lua.py`` runs both on the same inputs
-(Hypothesis, against a real Redis) and checks that they agree to the last bit. The in-memory
+``lua/includes/common.lua`` keeps its own copies under the same names (``due_time``,
+``backoff_delay``, ``retry_at``, ``refill``, ``claim_allowance``); ``tests/core/test_rules_lua.py``
+runs both on the same inputs (Hypothesis, against a real Redis) and checks that they agree to the
+last bit. The in-memory
 reference model of the contract (``tests/model``) is built on them too.
 """
 
@@ -39,9 +40,12 @@ def due_time(at: float) -> float:
 
 def backoff_delay(initial: float, factor: float, maximum: float, attempt: int) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based):
-    ``min(maximum, initial * factor ** (attempt - 1))``; an overflow is ``maximum``."""
+    ``min(maximum, initial * factor ** (attempt - 1))``; an overflow is ``maximum``.
+
+    Computed in floats (C ``pow``, as Lua does), even for a whole-number ``factor``, which
+    Python would otherwise raise to the power exactly."""
     try:
-        raw = initial * factor ** max(attempt - 1, 0)
+        raw = float(initial) * float(factor) ** max(attempt - 1, 0)
     except OverflowError:
         return maximum
     if math.isnan(raw) or raw > maximum:

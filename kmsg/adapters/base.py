@@ -1,100 +1,61 @@
-"""What every adapter shares: the calls of the contract that reduce to other calls.
+"""The async front every adapter shares: each contract method is an operation, then middleware.
 
-An adapter subclasses :class:`QueueBase` and implements the rest of :class:`kmsg.JobQueue`; the
-base gives it ``enqueue`` (a batch of one), ``list_failed`` (a listing of ``failed``), the async
-context manager and the waiting loop of ``claim(wait=...)`` (:meth:`QueueBase._claim_waiting`), so
-these behave the same on every backend.
+:class:`QueueBase` implements every method of :class:`kmsg.JobQueue` the same way: it turns the
+arguments into an operation (:mod:`kmsg.operations`, which checks them), runs it through the
+queue's middleware (:mod:`kmsg.middleware`) and hands it to the adapter's :meth:`_perform`. An
+adapter only implements :meth:`_perform` (its planner and executor: ``plans.py`` and the
+executor module of each backend), ``capabilities`` and ``aclose``. So argument checks, defaults,
+``enqueue`` as a batch of one, ``list_failed`` as a listing of ``failed``, and the waiting loop
+of ``claim(wait=...)`` for adapters without a direct handoff (:meth:`_claim_waiting`) are the
+same on every backend.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Self, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any, Self
 
 import anyio
 import msgspec
 
-from kmsg.errors import IncompleteBatch
-from kmsg.jobs import NewJob, PreparedJob
-from kmsg.models import Backoff, ClaimedJob, JobPage, JobState
-from kmsg.validation import (
-    DEFAULT_LEASE,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_QUEUE,
-    STEP_BYTES,
-    STEP_JOBS,
-)
+from kmsg import operations as ops
+from kmsg.codec import PayloadCodec
+from kmsg.errors import LeaseLost
+from kmsg.jobs import NewJob
+from kmsg.middleware import Middleware, Next, chain
+from kmsg.models import Backoff, ClaimedJob, Job, JobPage, JobState, Lease, QueueStats
+from kmsg.queue import Capabilities
+from kmsg.validation import DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE
 
-__all__ = ["QueueBase", "batch_steps", "chunks", "write_in_steps"]
-
-T = TypeVar("T")
-
-
-def chunks(items: Sequence[T], size: int = STEP_JOBS) -> list[Sequence[T]]:
-    """``items`` cut into consecutive slices of at most ``size`` (none for an empty sequence)."""
-    return [items[start : start + size] for start in range(0, len(items), size)]
-
-
-def batch_steps(jobs: Sequence[PreparedJob], *, per_queue: bool) -> list[list[int]]:
-    """The indexes of ``jobs`` grouped into atomic steps of an ``enqueue_many``.
-
-    A step holds at most ``STEP_JOBS`` jobs and about ``STEP_BYTES`` of payload (a single bigger
-    job is a step of its own); with ``per_queue`` every step holds jobs of one queue only. Input
-    order is kept within each queue, so dedupe between jobs of a batch applies in order.
-    """
-    groups: dict[str, list[int]] = {}
-    for index, job in enumerate(jobs):
-        groups.setdefault(job.queue if per_queue else "", []).append(index)
-    steps: list[list[int]] = []
-    for indexes in groups.values():
-        step: list[int] = []
-        size = 0
-        for index in indexes:
-            payload = len(jobs[index].payload)
-            if step and (len(step) >= STEP_JOBS or size + payload > STEP_BYTES):
-                steps.append(step)
-                step, size = [], 0
-            step.append(index)
-            size += payload
-        if step:
-            steps.append(step)
-    return steps
-
-
-async def write_in_steps(
-    jobs: Sequence[PreparedJob],
-    steps: list[list[int]],
-    write: Callable[[list[PreparedJob]], Awaitable[list[str]]],
-) -> list[str]:
-    """Run ``write`` on each step's jobs in turn; return every job's id in input order.
-
-    If a step fails after an earlier one stored its jobs, ``IncompleteBatch`` (caused by the
-    step's error) says which ids are stored; if the first step fails, its error is raised as is.
-    """
-    ids = [job.id for job in jobs]
-    stored: set[str] = set()
-    for number, step in enumerate(steps):
-        try:
-            written = await write([jobs[index] for index in step])
-        except Exception as exc:
-            if number == 0:
-                raise
-            raise IncompleteBatch(
-                f"enqueue_many stored {len(stored)} of {len(jobs)} jobs before step"
-                f" {number + 1} of {len(steps)} failed ({type(exc).__name__}: {exc}); send the"
-                " rest again with the same job ids",
-                ids=ids,
-                stored=frozenset(stored),
-            ) from exc
-        for index, job_id in zip(step, written, strict=True):
-            ids[index] = job_id
-        stored.update(written)
-    return ids
+__all__ = ["QueueBase"]
 
 
 class QueueBase(ABC):
-    """The shared half of a :class:`kmsg.JobQueue` adapter."""
+    """The shared front of a :class:`kmsg.JobQueue` adapter (see the module docstring)."""
+
+    def __init__(self, codec: PayloadCodec) -> None:
+        self._codec = codec
+        self._middleware: list[Middleware] = []
+        self._execute: Next = self._perform
+
+    @property
+    @abstractmethod
+    def capabilities(self) -> Capabilities:
+        """What this adapter supports."""
+
+    @abstractmethod
+    async def _perform(self, operation: ops.Operation) -> Any:
+        """Run one checked operation on the backend and return its result."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Release connections and threads. Idempotent."""
+
+    def use(self, middleware: Middleware) -> None:
+        """Run every later operation through ``middleware`` too (added last: innermost)."""
+        self._middleware.append(middleware)
+        self._execute = chain(self._middleware, self._perform)
 
     async def __aenter__(self) -> Self:
         """Return the queue itself."""
@@ -103,6 +64,8 @@ class QueueBase(ABC):
     async def __aexit__(self, *exc_info: object) -> None:
         """Close the queue."""
         await self.aclose()
+
+    # --- producing -----------------------------------------------------------------------------
 
     async def enqueue(
         self,
@@ -131,7 +94,97 @@ class QueueBase(ABC):
             dedupe_key=dedupe_key,
             job_id=job_id,
         )
-        return (await self.enqueue_many([new]))[0]
+        ids: list[str] = await self._execute(ops.enqueue([new], self._codec))
+        return ids[0]
+
+    async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
+        """Store a batch of jobs (see :meth:`kmsg.JobQueue.enqueue_many`)."""
+        ids: list[str] = await self._execute(ops.enqueue(jobs, self._codec))
+        return ids
+
+    async def import_jobs(self, jobs: Sequence[Job]) -> int:
+        """Write job snapshots as they are (see :meth:`kmsg.JobQueue.import_jobs`)."""
+        written: int = await self._execute(ops.import_jobs(jobs))
+        return written
+
+    # --- consuming -----------------------------------------------------------------------------
+
+    async def claim(
+        self, queue: str, *, limit: int = 1, lease: float | None = None, wait: float = 0.0
+    ) -> list[ClaimedJob]:
+        """Claim up to ``limit`` due jobs (see :meth:`kmsg.JobQueue.claim`)."""
+        claimed: list[ClaimedJob] = await self._execute(ops.claim(queue, limit, lease, wait))
+        return claimed
+
+    async def complete(self, lease: Lease, *, result: bytes | None = None) -> None:
+        """Complete the held job (see :meth:`kmsg.JobQueue.complete`)."""
+        await self._execute(ops.complete(lease, result))
+
+    async def complete_many(self, completions: Sequence[tuple[Lease, bytes | None]]) -> list[bool]:
+        """Complete a batch of held jobs (see :meth:`kmsg.JobQueue.complete_many`)."""
+        done: list[bool] = await self._execute(ops.complete_many(completions))
+        return done
+
+    async def fail(
+        self,
+        lease: Lease,
+        error: BaseException | str,
+        *,
+        retry_in: float | None = None,
+        retryable: bool = True,
+    ) -> JobState:
+        """Record a failed attempt (see :meth:`kmsg.JobQueue.fail`)."""
+        state: JobState = await self._execute(ops.fail(lease, error, retry_in, retryable))
+        return state
+
+    async def extend(self, lease: Lease, duration: float) -> float:
+        """Heartbeat one held job (see :meth:`kmsg.JobQueue.extend`)."""
+        deadline: float = await self._execute(ops.extend(lease, duration))
+        return deadline
+
+    async def extend_many(
+        self, leases: Sequence[Lease], duration: float
+    ) -> list[float | LeaseLost]:
+        """Heartbeat a batch of held jobs (see :meth:`kmsg.JobQueue.extend_many`)."""
+        outcomes: list[float | LeaseLost] = await self._execute(ops.extend_many(leases, duration))
+        return outcomes
+
+    async def release(self, lease: Lease) -> None:
+        """Give a held job back unstarted (see :meth:`kmsg.JobQueue.release`)."""
+        await self._execute(ops.release(lease))
+
+    async def wait_for_jobs(self, queue: str, max_wait: float) -> None:
+        """Return when a job may be claimable (see :meth:`kmsg.JobQueue.wait_for_jobs`)."""
+        await self._execute(ops.wait_for_jobs(queue, max_wait))
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def get(self, queue: str, job_id: str) -> Job:
+        """The job's snapshot (see :meth:`kmsg.JobQueue.get`)."""
+        job: Job = await self._execute(ops.get(queue, job_id))
+        return job
+
+    async def peek(self, queue: str, *, limit: int = 1) -> list[Job]:
+        """Pending jobs in claim order (see :meth:`kmsg.JobQueue.peek`)."""
+        jobs: list[Job] = await self._execute(ops.peek(queue, limit))
+        return jobs
+
+    async def stats(self, queue: str) -> QueueStats:
+        """Counts per state and settings (see :meth:`kmsg.JobQueue.stats`)."""
+        stats: QueueStats = await self._execute(ops.stats(queue))
+        return stats
+
+    async def queues(self) -> list[str]:
+        """The known queues' names (see :meth:`kmsg.JobQueue.queues`)."""
+        names: list[str] = await self._execute(ops.queues())
+        return names
+
+    async def list_jobs(
+        self, queue: str, state: JobState, *, limit: int = 100, cursor: str | None = None
+    ) -> JobPage:
+        """One page of a state's jobs (see :meth:`kmsg.JobQueue.list_jobs`)."""
+        page: JobPage = await self._execute(ops.list_jobs(queue, state, limit, cursor))
+        return page
 
     async def list_failed(
         self, queue: str, *, limit: int = 100, cursor: str | None = None
@@ -139,53 +192,70 @@ class QueueBase(ABC):
         """One page of the queue's dead letters, newest first."""
         return await self.list_jobs(queue, JobState.FAILED, limit=limit, cursor=cursor)
 
-    async def _claim_waiting(
-        self, queue: str, limit: int, lease: float | None, wait: float
-    ) -> list[ClaimedJob]:
-        """``claim(wait=...)`` with its arguments checked: rounds of :meth:`_claim_round` until a
-        job is claimed or ``wait`` seconds have passed (``[]`` then)."""
-        deadline = anyio.current_time() + wait
-        remaining = wait
-        while True:  # bounded by the deadline: each round waits out what is left of it at most
-            claimed = await self._claim_round(queue, limit, lease, remaining)
+    # --- dead letters and housekeeping ---------------------------------------------------------
+
+    async def retry_failed(
+        self, queue: str, job_ids: Iterable[str] | None = None, *, to_queue: str | None = None
+    ) -> int:
+        """Send dead letters back to pending (see :meth:`kmsg.JobQueue.retry_failed`)."""
+        moved: int = await self._execute(ops.retry_failed(queue, job_ids, to_queue))
+        return moved
+
+    async def purge_failed(
+        self, queue: str, job_ids: Iterable[str] | None = None, *, older_than: float | None = None
+    ) -> int:
+        """Delete dead letters (see :meth:`kmsg.JobQueue.purge_failed`)."""
+        purged: int = await self._execute(ops.purge_failed(queue, job_ids, older_than))
+        return purged
+
+    async def cancel(self, queue: str, job_id: str) -> JobState:
+        """Cancel a job (see :meth:`kmsg.JobQueue.cancel`)."""
+        state: JobState = await self._execute(ops.cancel(queue, job_id))
+        return state
+
+    async def remove(self, queue: str, job_id: str) -> bool:
+        """Delete a job in any state (see :meth:`kmsg.JobQueue.remove`)."""
+        existed: bool = await self._execute(ops.remove(queue, job_id))
+        return existed
+
+    async def clear(self, queue: str) -> int:
+        """Delete every job of the queue (see :meth:`kmsg.JobQueue.clear`)."""
+        deleted: int = await self._execute(ops.clear(queue))
+        return deleted
+
+    async def cleanup(self, queue: str, states: Iterable[JobState], older_than: float) -> int:
+        """Retention of terminal jobs (see :meth:`kmsg.JobQueue.cleanup`)."""
+        deleted: int = await self._execute(ops.cleanup(queue, states, older_than))
+        return deleted
+
+    async def pause(self, queue: str) -> None:
+        """Stop claims on the queue (see :meth:`kmsg.JobQueue.pause`)."""
+        await self._execute(ops.pause(queue, True))
+
+    async def resume(self, queue: str) -> None:
+        """Undo :meth:`pause`."""
+        await self._execute(ops.pause(queue, False))
+
+    async def set_rate_limit(
+        self, queue: str, max_jobs: int | None, per_seconds: float = 1.0
+    ) -> None:
+        """Set or remove the queue's rate limit (see :meth:`kmsg.JobQueue.set_rate_limit`)."""
+        await self._execute(ops.set_rate_limit(queue, max_jobs, per_seconds))
+
+    # --- waiting -------------------------------------------------------------------------------
+
+    async def _claim_waiting(self, claim: ops.Claim) -> list[ClaimedJob]:
+        """``claim(wait=...)`` for adapters without a direct handoff: claim (shielded from
+        cancellation, so a job it takes is returned, never lost with a cancelled caller); when
+        nothing is due, :meth:`wait_for_jobs` and claim again, until a job is claimed or the
+        wait is over (``[]`` then)."""
+        deadline = anyio.current_time() + claim.wait
+        now_only = ops.Claim(claim.queue, claim.limit, claim.lease)
+        for _ in range(1_000_000):  # bounded by the deadline; the count only guards the loop
+            with anyio.CancelScope(shield=True):
+                claimed: list[ClaimedJob] = await self._perform(now_only)
             remaining = deadline - anyio.current_time()
             if claimed or remaining <= 0:
                 return claimed
-            await anyio.lowlevel.checkpoint()
-
-    async def _claim_round(
-        self, queue: str, limit: int, lease: float | None, wait: float
-    ) -> list[ClaimedJob]:
-        """One round of a waiting claim: claim; when nothing is due, :meth:`wait_for_jobs` up to
-        ``wait`` seconds and return ``[]``. The claim is shielded from cancellation, so a job it
-        takes is returned, never lost with a cancelled caller. Adapters with a direct handoff
-        override this."""
-        with anyio.CancelScope(shield=True):
-            claimed = await self.claim(queue, limit=limit, lease=lease)
-        if not claimed:
-            await self.wait_for_jobs(queue, wait)
-        return claimed
-
-    @abstractmethod
-    async def claim(
-        self, queue: str, *, limit: int = 1, lease: float | None = None, wait: float = 0.0
-    ) -> list[ClaimedJob]:
-        """Claim up to ``limit`` due jobs, waiting up to ``wait`` seconds (see the contract)."""
-
-    @abstractmethod
-    async def wait_for_jobs(self, queue: str, max_wait: float) -> None:
-        """Return when a job may be claimable, or after ``max_wait`` seconds."""
-
-    @abstractmethod
-    async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
-        """Store a batch of jobs in one atomic step (see :meth:`kmsg.JobQueue.enqueue_many`)."""
-
-    @abstractmethod
-    async def list_jobs(
-        self, queue: str, state: JobState, *, limit: int = 100, cursor: str | None = None
-    ) -> JobPage:
-        """One page of the jobs in ``state`` (see :meth:`kmsg.JobQueue.list_jobs`)."""
-
-    @abstractmethod
-    async def aclose(self) -> None:
-        """Release connections and threads. Idempotent."""
+            await self._perform(ops.WaitForJobs(claim.queue, remaining))
+        return []

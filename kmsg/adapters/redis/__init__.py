@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from kmsg.adapters.redis.adapter import CAPABILITIES, RedisJobQueue
 from kmsg.adapters.redis.connection import parse_settings
-from kmsg.adapters.redis.queue import CAPABILITIES, RedisJobQueue
 from kmsg.errors import BackendUnavailable
 from kmsg.urls import redact_url
 

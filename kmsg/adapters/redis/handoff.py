@@ -25,10 +25,11 @@ from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
 
 from kmsg.adapters.redis.keys import QueueKeys
-from kmsg.adapters.redis.records import claimed_pairs, job_from_record
+from kmsg.adapters.redis.plans import claimed_jobs
+from kmsg.adapters.redis.records import job_from_record
 from kmsg.adapters.redis.resp import pack
 from kmsg.models import ClaimedJob
-from kmsg.validation import MAX_LEASE, check_lease, check_limit, check_seconds
+from kmsg.validation import MAX_LEASE
 
 __all__ = ["Blocker", "ClusterBlocker", "Handoff", "PoolBlocker"]
 
@@ -118,23 +119,19 @@ class Handoff:
         self._blocker = blocker
 
     async def claim(
-        self, queue: str, *, limit: int, lease: float | None, wait: float = 0.0
+        self, queue: str, *, limit: int, lease: float | None, wait: float
     ) -> list[ClaimedJob]:
-        """Claim up to ``limit`` due jobs; when none is due, wait up to ``wait`` seconds for one
-        handed over by an enqueue (``[]`` when the wait ends or other work may have become
-        claimable: the caller claims again)."""
-        check_limit(limit)
-        lease_arg = "" if lease is None else repr(check_lease(lease))
-        wait = check_seconds("wait", wait, high=MAX_LEASE)
+        """Claim up to ``limit`` due jobs (arguments already checked); when none is due, wait
+        up to ``wait`` seconds for one handed over by an enqueue (``[]`` when the wait ends or
+        other work may have become claimable: the caller claims again)."""
+        lease_arg = "" if lease is None else repr(lease)
         base = secrets.token_urlsafe(16)
         args: list[Any] = [limit, lease_arg, base]
-        if wait <= 0:
-            return _claimed(await self._run("claim", queue, args), base, queue)
         args.append(repr(max(min(wait, self._blocker.max_block), _MIN_BLOCK)))
         with anyio.CancelScope(shield=True):
             reply = await self._run("claim", queue, args)
         if not isinstance(reply, int):
-            return _claimed(reply, base, queue)
+            return claimed_jobs(reply, base, queue)
         return await self._wait(queue, f"{base} {lease_arg}", base, reply / 1000)
 
     async def _wait(self, queue: str, entry: str, base: str, seconds: float) -> list[ClaimedJob]:
@@ -160,11 +157,3 @@ class Handoff:
     async def aclose(self) -> None:
         """Close the blocking connections."""
         await self._blocker.aclose()
-
-
-def _claimed(reply: Sequence[bytes], base: str, queue: str) -> list[ClaimedJob]:
-    """claim.lua's reply as claimed jobs: the job in slot i holds token ``base.i``."""
-    return [
-        ClaimedJob(job=job_from_record(job_id, queue, blob), token=f"{base}.{slot}")
-        for slot, (job_id, blob) in enumerate(claimed_pairs(reply), start=1)
-    ]

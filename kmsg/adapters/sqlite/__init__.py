@@ -43,8 +43,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kmsg.adapters.sqlite.adapter import CAPABILITIES, SQLiteJobQueue
 from kmsg.adapters.sqlite.options import parse_url
-from kmsg.adapters.sqlite.queue import CAPABILITIES, SQLiteJobQueue
 
 __all__ = ["CAPABILITIES", "SQLiteJobQueue", "open_url"]
 

@@ -6,6 +6,7 @@ import pytest
 
 from kmsg import JobNotFound, JobState
 from kmsg.adapters.redis import RedisJobQueue
+from kmsg.plans import run_async
 from tests.adapters.redis.conftest import Note
 
 pytestmark = pytest.mark.anyio
@@ -19,7 +20,8 @@ async def test_a_move_interrupted_after_writing_is_finished_by_a_repeat(
     await queue.fail(claimed.lease, "boom")
     dead = await queue.get("src", claimed.job.id)
     # The first step of a move ran (the job is in the target), then the caller was cut off.
-    assert await queue._write_snapshots("dst", [dead], "retry") == [dead.id]
+    plan = queue._planner.write_snapshots("dst", [dead], "retry")
+    assert await run_async(plan, queue._executor.perform) == [dead.id]
     assert await queue.retry_failed("src", to_queue="dst") == 1
     with pytest.raises(JobNotFound):
         await queue.get("src", dead.id)

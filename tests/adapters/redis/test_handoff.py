@@ -1,6 +1,6 @@
 """Redis adapter: ``claim(wait=...)`` and the direct handoff of a new job to an idle claimer.
 
-The tests of what one round of a waiting claim returns (``_claim_round``: one registration,
+The tests of what one round of a waiting claim returns (``Handoff.claim``: one registration,
 one ``BLPOP``) reach into the adapter; the contract-level behaviour is in
 ``tests/conformance/test_claim_wait.py``.
 """
@@ -35,7 +35,7 @@ async def wait_then(
     got: list[ClaimedJob] = []
 
     async def claimer() -> None:
-        got.extend(await queue._claim_round(qname, 1, lease, LONG_WAIT))
+        got.extend(await queue._handoff.claim(qname, limit=1, lease=lease, wait=LONG_WAIT))
 
     with anyio.fail_after(LONG_WAIT / 2):
         async with anyio.create_task_group() as group:

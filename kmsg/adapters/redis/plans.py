@@ -1,0 +1,411 @@
+"""The Redis planner: every operation as the script calls it takes, and their replies as results.
+
+Pure: :class:`RedisPlanner` turns an operation (:mod:`kmsg.operations`) into a plan
+(:mod:`kmsg.plans`) that yields :class:`Script`, :class:`Command` and :class:`ScanKeys` steps and
+turns their replies into the operation's result. The executors (``executor.py`` for asyncio,
+``sync_executor.py`` for plain threads) perform the steps; they are the only code that talks to
+Redis. Scripts and their arguments: ``lua/*.lua``; key layout: :mod:`~kmsg.adapters.redis.keys`.
+
+A dead-letter move to *another* queue crosses Redis Cluster slots, so it runs in steps, at least
+once and idempotent by job id: read a page of dead letters, write them into the target queue as
+pending (a job the target already holds, or whose dedupe key a live job there holds, is skipped
+and stays a dead letter of the source), then delete the ones written from the source. An
+interruption between the steps leaves the job in both queues' records (failed in the source,
+pending in the target) until the call is repeated, which finishes it; it never loses a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import singledispatchmethod
+from typing import Any, Final, TypeAlias
+
+from kmsg import operations as ops
+from kmsg.adapters.redis.keys import QueueKeys, meta_pattern, queue_of
+from kmsg.adapters.redis.records import (
+    claimed_pairs,
+    decode_cursor,
+    encode_cursor,
+    import_args,
+    job_from_record,
+    new_job_args,
+)
+from kmsg.adapters.steps import batch_steps, chunks, in_steps, sized_steps
+from kmsg.errors import JobNotFound, LeaseLost
+from kmsg.jobs import PreparedJob
+from kmsg.models import ClaimedJob, Job, JobPage, JobState, Lease, QueueStats, RateLimit
+from kmsg.outcomes import Lost, lease_lost
+from kmsg.plans import Plan
+from kmsg.validation import STEP_JOBS
+
+__all__ = ["Command", "RedisPlanner", "ScanKeys", "Script", "Step", "claimed_jobs"]
+
+_log = logging.getLogger("kmsg.adapters.redis")
+_LOST: Final = {why.value.encode(): why for why in Lost}
+_MAX_STEPS: Final = 10_000_000
+"""A bound on the steps of one bulk call (each step moves up to STEP_JOBS jobs out of reach)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """Run ``lua/<name>.lua`` on ``queue``'s keys with these script-specific arguments."""
+
+    name: str
+    queue: str
+    args: Sequence[Any] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Run one plain command (a read outside the scripts)."""
+
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanKeys:
+    """Every key matching ``pattern`` (``SCAN`` of each primary, cursor by cursor)."""
+
+    pattern: str
+
+
+Step: TypeAlias = Script | Command | ScanKeys
+RedisPlan: TypeAlias = Plan[Step, Any]
+
+
+def claimed_jobs(reply: Sequence[bytes], base: str, queue: str) -> list[ClaimedJob]:
+    """claim.lua's reply as claimed jobs: the job in slot i holds token ``base.i``."""
+    return [
+        ClaimedJob(job=job_from_record(job_id, queue, blob), token=f"{base}.{slot}")
+        for slot, (job_id, blob) in enumerate(claimed_pairs(reply), start=1)
+    ]
+
+
+class RedisPlanner:
+    """Plans every operation for the queues under one key ``prefix``."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+
+    def keys(self, queue: str) -> QueueKeys:
+        """The keys of ``queue`` (an already checked name)."""
+        return QueueKeys(self._prefix, queue)
+
+    @singledispatchmethod
+    def plan(self, operation: ops.Operation) -> RedisPlan:
+        """The plan of ``operation``."""
+        raise TypeError(f"no Redis plan for {type(operation).__name__}")
+
+    # --- producing -----------------------------------------------------------------------------
+
+    @plan.register
+    def _(self, operation: ops.Enqueue) -> RedisPlan:
+        jobs = operation.jobs
+        return (yield from in_steps(jobs, batch_steps(jobs, per_queue=True), self._enqueue_step))
+
+    def _enqueue_step(self, jobs: list[PreparedJob]) -> Plan[Step, list[str]]:
+        args: list[Any] = [len(jobs)]
+        for job in jobs:
+            args += new_job_args(job)
+        reply = yield Script("enqueue", jobs[0].queue, args)
+        return [job_id.decode() for job_id in reply[::2]]
+
+    @plan.register
+    def _(self, operation: ops.Import) -> RedisPlan:
+        by_queue: dict[str, list[Job]] = {}
+        for job in operation.jobs:
+            by_queue.setdefault(job.queue, []).append(job)
+        written = 0
+        for queue, batch in by_queue.items():
+            written += len((yield from self.write_snapshots(queue, batch, "import")))
+        return written
+
+    def write_snapshots(self, queue: str, jobs: Sequence[Job], mode: str) -> Plan[Step, list[str]]:
+        """Plan: import.lua on ``queue`` in steps (``mode`` 'import' or 'retry'); returns the ids
+        that were new there (the others existed already, or their dedupe key was held)."""
+        written: list[str] = []
+        for step in sized_steps(jobs, lambda job: len(job.payload)):
+            args: list[Any] = [mode, len(step)]
+            for job in step:
+                args += import_args(job)
+            reply = yield Script("import", queue, args)
+            written += [job_id.decode() for job_id in reply]
+        return written
+
+    # --- consuming -----------------------------------------------------------------------------
+
+    @plan.register
+    def _(self, operation: ops.Claim) -> RedisPlan:
+        base = secrets.token_urlsafe(16)
+        reply = yield Script(
+            "claim", operation.queue, [operation.limit, lease_arg(operation), base]
+        )
+        return claimed_jobs(reply, base, operation.queue)
+
+    @plan.register
+    def _(self, operation: ops.Complete) -> RedisPlan:
+        lease, result = operation.lease, operation.result
+        args = [lease.job_id, lease.token, "0" if result is None else "1", result or b""]
+        code = yield Script("complete", lease.queue, args)
+        if code != b"ok":
+            raise lease_lost(lease, _LOST[code])
+
+    @plan.register
+    def _(self, operation: ops.CompleteMany) -> RedisPlan:
+        items = operation.items
+        done = [False] * len(items)
+        for queue, step in _steps_by_queue([lease for lease, _ in items]):
+            args: list[Any] = []
+            for index in step:
+                lease, result = items[index]
+                args += (lease.job_id, lease.token, "0" if result is None else "1", result or b"")
+            codes = yield Script("complete_many", queue, args)
+            for index, code in zip(step, codes, strict=True):
+                done[index] = code == b"ok"
+        return done
+
+    @plan.register
+    def _(self, operation: ops.Fail) -> RedisPlan:
+        lease = operation.lease
+        retry_in: float | str = "" if operation.retry_in is None else operation.retry_in
+        args = [lease.job_id, lease.token, operation.error_type, operation.message, retry_in]
+        args.append("1" if operation.retryable else "0")
+        code = yield Script("fail", lease.queue, args)
+        if code not in (b"delayed", b"failed"):
+            raise lease_lost(lease, _LOST[code])
+        _log.info(
+            "job %s of queue %s failed (%s); now %s",
+            lease.job_id,
+            lease.queue,
+            operation.error_type,
+            code.decode(),
+            extra={"job_id": lease.job_id, "queue": lease.queue},
+        )
+        return JobState(code.decode())
+
+    @plan.register
+    def _(self, operation: ops.Extend) -> RedisPlan:
+        lease = operation.lease
+        reply = yield Script("extend", lease.queue, [lease.job_id, lease.token, operation.duration])
+        if reply in _LOST:
+            raise lease_lost(lease, _LOST[reply])
+        return float(reply)
+
+    @plan.register
+    def _(self, operation: ops.ExtendMany) -> RedisPlan:
+        leases = operation.leases
+        outcomes: list[float | LeaseLost] = [0.0] * len(leases)
+        for queue, step in _steps_by_queue(leases):
+            args: list[Any] = [operation.duration]
+            for index in step:
+                args += (leases[index].job_id, leases[index].token)
+            replies = yield Script("extend_many", queue, args)
+            for index, reply in zip(step, replies, strict=True):
+                lost = reply in _LOST
+                outcomes[index] = lease_lost(leases[index], _LOST[reply]) if lost else float(reply)
+        return outcomes
+
+    @plan.register
+    def _(self, operation: ops.Release) -> RedisPlan:
+        lease = operation.lease
+        code = yield Script("release", lease.queue, [lease.job_id, lease.token])
+        if code not in (b"ok", b"cancelled"):
+            raise lease_lost(lease, _LOST[code])
+
+    # --- reading -------------------------------------------------------------------------------
+
+    @plan.register
+    def _(self, operation: ops.Get) -> RedisPlan:
+        blob = yield Command(("HGET", self.keys(operation.queue).jobs, operation.job_id))
+        if blob is None:
+            raise JobNotFound(operation.queue, operation.job_id)
+        return job_from_record(operation.job_id, operation.queue, blob)
+
+    @plan.register
+    def _(self, operation: ops.Peek) -> RedisPlan:
+        page = yield from self.plan(
+            ops.ListJobs(operation.queue, JobState.PENDING, operation.limit, None)
+        )
+        return list(page.jobs)
+
+    @plan.register
+    def _(self, operation: ops.Stats) -> RedisPlan:
+        reply = yield Script("stats", operation.queue)
+        counts = [int(count) for count in reply[:6]]
+        age, paused, rate_max, rate_per, missing = reply[6:11]
+        rate = RateLimit(max_jobs=int(rate_max), per_seconds=float(rate_per)) if rate_max else None
+        return QueueStats(
+            queue=operation.queue,
+            pending=counts[0],
+            delayed=counts[1],
+            processing=counts[2],
+            completed=counts[3],
+            failed=counts[4],
+            cancelled=counts[5],
+            oldest_pending_age=float(age) if age else None,
+            paused=paused == b"1",
+            rate_limit=rate,
+            missing_records=int(missing),
+        )
+
+    @plan.register
+    def _(self, operation: ops.Queues) -> RedisPlan:
+        found = yield ScanKeys(meta_pattern(self._prefix))
+        names = {queue_of(self._prefix, key) for key in found}
+        return sorted(name for name in names if name is not None)
+
+    @plan.register
+    def _(self, operation: ops.ListJobs) -> RedisPlan:
+        """One page, read in steps of at most ``STEP_JOBS`` jobs; an entry whose record is gone
+        is dropped (and counted) by the script, so a few more steps may be needed."""
+        state, limit, queue = operation.state, operation.limit, operation.queue
+        after = ("", "") if operation.cursor is None else decode_cursor(operation.cursor, state)
+        jobs: list[Job] = []
+        more = True
+        for _ in range(limit // STEP_JOBS + 4):
+            want = min(limit - len(jobs), STEP_JOBS)
+            reply = yield Script("list", queue, [state.value, want, *after])
+            more = reply[0] == 1
+            if reply[1]:
+                after = (reply[1].decode(), reply[2].decode())
+            jobs += [
+                job_from_record(reply[i].decode(), queue, reply[i + 1])
+                for i in range(3, len(reply), 2)
+            ]
+            if not more or len(jobs) >= limit:
+                break
+        cursor = None
+        if more and after[0]:
+            cursor = encode_cursor(state, after[0].encode(), after[1].encode())
+        return JobPage(jobs=tuple(jobs), next_cursor=cursor)
+
+    def jobs_by_id(self, queue: str, job_ids: Sequence[str]) -> Plan[Step, list[Job]]:
+        """Plan: the jobs of ``queue`` with these ids that exist, one script call per step."""
+        found: list[Job] = []
+        for step in chunks(job_ids):
+            blobs = yield Script("jobs", queue, list(step))
+            found += [
+                job_from_record(job_id, queue, blob)
+                for job_id, blob in zip(step, blobs, strict=True)
+                if blob is not None
+            ]
+        return found
+
+    # --- dead letters --------------------------------------------------------------------------
+
+    @plan.register
+    def _(self, operation: ops.RetryFailed) -> RedisPlan:
+        queue, ids = operation.queue, operation.job_ids
+        if operation.to_queue != queue:
+            return (yield from self._move(queue, operation.to_queue, ids))
+        if ids is None:
+            return (yield from _repeat("retry_failed", queue, lambda cut, at: [cut, "all", *at]))
+        moved = 0
+        for step in chunks(ids):
+            count, *_ = yield Script("retry_failed", queue, ["", "ids", *step])
+            moved += int(count)
+        return moved
+
+    def _move(self, queue: str, to_queue: str, ids: Sequence[str] | None) -> Plan[Step, int]:
+        """Plan: dead letters of ``queue`` moved into ``to_queue`` (module docstring)."""
+        if ids is not None:
+            moved = 0
+            for step in chunks(ids):
+                moved += yield from self._move_jobs(queue, to_queue, list(step))
+            return moved
+        moved, cursor = 0, None
+        for _ in range(_MAX_STEPS):  # each page is moved out of the dead letters
+            page = yield from self.plan(ops.ListJobs(queue, JobState.FAILED, STEP_JOBS, cursor))
+            moved += yield from self._move_jobs(queue, to_queue, [job.id for job in page.jobs])
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return moved
+
+    def _move_jobs(self, queue: str, to_queue: str, ids: list[str]) -> Plan[Step, int]:
+        found = yield from self.jobs_by_id(queue, ids)
+        jobs = [job for job in found if job.state is JobState.FAILED]
+        if not jobs:
+            return 0
+        moved = yield from self.write_snapshots(to_queue, jobs, "retry")
+        # Only what arrived leaves: a dead letter whose id the target holds already stays put.
+        purged: int = yield from self.plan(ops.PurgeFailed(queue, tuple(moved), None))
+        return purged
+
+    @plan.register
+    def _(self, operation: ops.PurgeFailed) -> RedisPlan:
+        queue, ids = operation.queue, operation.job_ids
+        age: float | str = "" if operation.older_than is None else operation.older_than
+        if ids is None:
+            return (yield from _repeat("purge_failed", queue, lambda cut, _: [cut, age, "all"]))
+        purged = 0
+        for step in chunks(ids):
+            count, *_ = yield Script("purge_failed", queue, ["", age, "ids", *step])
+            purged += int(count)
+        return purged
+
+    # --- housekeeping --------------------------------------------------------------------------
+
+    @plan.register
+    def _(self, operation: ops.Cancel) -> RedisPlan:
+        code = yield Script("cancel", operation.queue, [operation.job_id])
+        if code == b"gone":
+            raise JobNotFound(operation.queue, operation.job_id)
+        return JobState(code.decode())
+
+    @plan.register
+    def _(self, operation: ops.Remove) -> RedisPlan:
+        return bool((yield Script("remove", operation.queue, [operation.job_id])))
+
+    @plan.register
+    def _(self, operation: ops.Clear) -> RedisPlan:
+        return int((yield Script("clear", operation.queue)))
+
+    @plan.register
+    def _(self, operation: ops.Cleanup) -> RedisPlan:
+        states, seconds = list(operation.states), operation.older_than
+        return (yield from _repeat("cleanup", operation.queue, lambda c, _: [c, seconds, *states]))
+
+    @plan.register
+    def _(self, operation: ops.Pause) -> RedisPlan:
+        yield Script("pause", operation.queue, ["1" if operation.paused else "0"])
+
+    @plan.register
+    def _(self, operation: ops.SetRateLimit) -> RedisPlan:
+        limit = operation.max_jobs
+        args = ["", ""] if limit is None else [limit, operation.per_seconds]
+        yield Script("rate_limit", operation.queue, args)
+
+
+def lease_arg(claim: ops.Claim) -> str:
+    """The lease argument of claim.lua ('' = each job's own lease)."""
+    return "" if claim.lease is None else repr(claim.lease)
+
+
+def _steps_by_queue(leases: Sequence[Lease]) -> list[tuple[str, Sequence[int]]]:
+    """The leases' indexes grouped by queue and cut into steps."""
+    by_queue: dict[str, list[int]] = {}
+    for index, lease in enumerate(leases):
+        by_queue.setdefault(lease.queue, []).append(index)
+    return [(queue, step) for queue, indexes in by_queue.items() for step in chunks(indexes)]
+
+
+def _repeat(name: str, queue: str, args: Callable[[str, list[str]], list[Any]]) -> Plan[Step, int]:
+    """Plan: a bounded-step script run until it says nothing more is left; returns the total.
+
+    The script gets ``args(cutoff, position)`` ('' and [] the first time) and answers ``{count,
+    cutoff, more, *position}``: the cut-off it fixed on the first step, and where it stopped (if
+    it says), are passed to the next step."""
+    total, cutoff = 0, ""
+    position: list[str] = []
+    for _ in range(_MAX_STEPS):
+        count, fixed, more, *rest = yield Script(name, queue, args(cutoff, position))
+        total += int(count)
+        cutoff = fixed.decode()
+        position = [part.decode() for part in rest]
+        if not more:
+            break
+    return total
