@@ -13,9 +13,9 @@ import msgspec
 import pytest
 
 from kmsg import BackendUnavailable, open_queue
+from kmsg.adapters.sqlite.adapter import SQLiteJobQueue
 from kmsg.adapters.sqlite.database import Database, open_database
 from kmsg.adapters.sqlite.options import SQLiteOptions
-from kmsg.adapters.sqlite.adapter import SQLiteJobQueue
 from kmsg.adapters.sqlite.watch import FAST_POLL, CommitWatch, open_watch
 
 
