@@ -48,6 +48,7 @@ import msgspec
 
 from kmsg.errors import LeaseLost
 from kmsg.jobs import NewJob
+from kmsg.middleware import Middleware
 from kmsg.models import Backoff, ClaimedJob, Job, JobPage, JobState, Lease, QueueStats
 
 __all__ = ["Capabilities", "JobQueue"]
@@ -96,6 +97,12 @@ class JobQueue(Protocol):
 
     async def __aexit__(self, *exc_info: object) -> None:
         """Close the queue (see :meth:`aclose`)."""
+        ...
+
+    def use(self, middleware: Middleware) -> None:
+        """Run every later call of this handle through ``middleware`` (:mod:`kmsg.middleware`):
+        it sees each operation and its result or error. Added middleware runs inside the
+        middleware added before it."""
         ...
 
     # --- producing -----------------------------------------------------------------------------

@@ -1,63 +1,54 @@
-"""Producer-side enqueue counting: a JobQueue wrapper that counts what it enqueues.
+"""Producer-side enqueue counting, as middleware on the queue's one seam (:mod:`kmsg.middleware`).
 
-``instrument(queue)`` returns a queue that behaves exactly like ``queue`` (every other method is
-the wrapped one's) and adds to ``kmsg_jobs_enqueued_total{queue,task}`` after each successful
-``enqueue`` / ``enqueue_many``. It counts accepted calls: a dedupe hit or a replayed job id, which
-writes nothing, still counts, since the producer cannot tell them apart from the returned id.
-Code that does not go through the wrapper can call ``metrics_for().count_enqueued(...)``.
+``instrument(queue)`` adds an :class:`EnqueueCounter` to ``queue`` (``queue.use(...)``) and
+returns it: after each successful ``enqueue`` / ``enqueue_many`` (an ``Enqueue`` operation) it
+adds to ``kmsg_jobs_enqueued_total{queue,task}``, on async and sync queues alike. It counts
+accepted jobs: a dedupe hit or a replayed job id, which writes nothing, still counts, since the
+producer cannot tell them apart from the returned id. Code that enqueues otherwise can call
+``metrics_for().count_enqueued(...)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Self
+from typing import Any
 
-import msgspec
-
-from kmsg.codec import task_name_of
-from kmsg.jobs import NewJob
 from kmsg.metrics.families import KmsgMetrics, metrics_for
+from kmsg.middleware import Next, SyncNext
+from kmsg.operations import Enqueue, Operation
 from kmsg.queue import JobQueue
-from kmsg.validation import DEFAULT_QUEUE
 
-__all__ = ["InstrumentedQueue", "instrument"]
+__all__ = ["EnqueueCounter", "instrument"]
 
 
-class InstrumentedQueue:
-    """A :class:`~kmsg.JobQueue` that counts enqueued jobs; use :func:`instrument` to make one."""
+class EnqueueCounter:
+    """Middleware counting the jobs of each successful ``Enqueue`` by queue and task."""
 
-    def __init__(self, queue: JobQueue, metrics: KmsgMetrics) -> None:
-        self.wrapped = queue
-        self._metrics = metrics
+    def __init__(self, metrics: KmsgMetrics | None = None) -> None:
+        self._metrics = metrics or metrics_for()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.wrapped, name)
+    async def __call__(self, operation: Operation, call_next: Next) -> Any:
+        """Run the operation; count its jobs if it was an enqueue that succeeded."""
+        result = await call_next(operation)
+        self._count(operation)
+        return result
 
-    async def __aenter__(self) -> Self:
-        return self
+    def sync_call(self, operation: Operation, call_next: SyncNext) -> Any:
+        """The same, for a sync queue."""
+        result = call_next(operation)
+        self._count(operation)
+        return result
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.wrapped.aclose()
-
-    async def enqueue(self, payload: msgspec.Struct, **options: Any) -> str:
-        """``JobQueue.enqueue``, then count one job of the payload's task."""
-        job_id = await self.wrapped.enqueue(payload, **options)
-        queue = options.get("queue", DEFAULT_QUEUE)
-        self._metrics.count_enqueued(queue, task_name_of(type(payload)))
-        return job_id
-
-    async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
-        """``JobQueue.enqueue_many``, then count each job by queue and task."""
-        ids = await self.wrapped.enqueue_many(jobs)
+    def _count(self, operation: Operation) -> None:
+        if not isinstance(operation, Enqueue):
+            return
         tally: dict[tuple[str, str], int] = {}
-        for job in jobs:
-            key = (job.queue, task_name_of(type(job.payload)))
-            tally[key] = tally.get(key, 0) + 1
+        for job in operation.jobs:
+            tally[(job.queue, job.task)] = tally.get((job.queue, job.task), 0) + 1
         for (queue, task), count in tally.items():
             self._metrics.count_enqueued(queue, task, count)
-        return ids
 
 
 def instrument(queue: JobQueue, metrics: KmsgMetrics | None = None) -> JobQueue:
-    """``queue`` wrapped so that enqueues are counted (on the default registry unless given)."""
-    return InstrumentedQueue(queue, metrics or metrics_for())
+    """``queue`` with an :class:`EnqueueCounter` added (on the default registry unless given)."""
+    queue.use(EnqueueCounter(metrics))
+    return queue
