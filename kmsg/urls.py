@@ -26,12 +26,20 @@ from urllib.parse import urlsplit, urlunsplit
 from kmsg.errors import MissingDependencyError, ValidationError
 from kmsg.queue import JobQueue
 
-__all__ = ["DEFAULT_QUEUE_URL", "QUEUE_URL_ENV", "QueueOpener", "open_queue", "redact_url"]
+__all__ = [
+    "DEFAULT_QUEUE_URL",
+    "QUEUE_URL_ENV",
+    "QueueOpener",
+    "open_queue",
+    "opener_for",
+    "redact_url",
+]
 
 DEFAULT_QUEUE_URL: Final = "sqlite:///kmsg.db"
 QUEUE_URL_ENV: Final = "K_MSG_QUEUE_URL"
 
-# scheme -> (module that defines ``open_url``, extra that installs its dependencies)
+# scheme -> (module that defines ``open_url`` and ``open_sync_url``, extra that installs its
+# dependencies)
 _ADAPTERS: Final[dict[str, tuple[str, str | None]]] = {
     "sqlite": ("kmsg.adapters.sqlite", None),
     "redis": ("kmsg.adapters.redis", "redis"),
@@ -58,7 +66,10 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _opener_for(url: str) -> Callable[..., Awaitable[JobQueue]]:
+def opener_for(url: str, name: str) -> Any:
+    """The function ``name`` (``open_url`` or ``open_sync_url``) of the adapter for ``url``'s
+    scheme, imported now (``ValidationError``: unknown scheme; ``MissingDependencyError``: the
+    backend's extra is missing)."""
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     try:
         module_name, extra = _ADAPTERS[scheme]
@@ -73,8 +84,7 @@ def _opener_for(url: str) -> Callable[..., Awaitable[JobQueue]]:
         if extra is None:
             raise
         raise MissingDependencyError(f"the {scheme}:// backend", extra) from exc
-    opener: Callable[..., Awaitable[JobQueue]] = module.open_url
-    return opener
+    return getattr(module, name)
 
 
 class QueueOpener:
@@ -89,7 +99,8 @@ class QueueOpener:
         return f"QueueOpener({redact_url(self._url)!r})"
 
     async def _open(self) -> JobQueue:
-        return await _opener_for(self._url)(self._url, **self._options)
+        opener: Callable[..., Awaitable[JobQueue]] = opener_for(self._url, "open_url")
+        return await opener(self._url, **self._options)
 
     def __await__(self) -> Generator[Any, None, JobQueue]:
         return self._open().__await__()

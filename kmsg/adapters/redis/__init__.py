@@ -11,10 +11,14 @@ import logging
 
 from kmsg.adapters.redis.adapter import CAPABILITIES, RedisJobQueue
 from kmsg.adapters.redis.connection import parse_settings
+from kmsg.adapters.redis.plans import RedisPlanner
+from kmsg.adapters.redis.sync_executor import SyncRedisExecutor
+from kmsg.codec import PayloadCodec
 from kmsg.errors import BackendUnavailable
+from kmsg.sync import SyncQueue
 from kmsg.urls import redact_url
 
-__all__ = ["CAPABILITIES", "RedisJobQueue", "open_url"]
+__all__ = ["CAPABILITIES", "RedisJobQueue", "open_sync_url", "open_url"]
 
 _log = logging.getLogger("kmsg.adapters.redis")
 
@@ -43,3 +47,20 @@ async def open_url(url: str, **options: object) -> RedisJobQueue:
         raise
     _log.info("opened Redis queue store at %s", redact_url(url))
     return queue
+
+
+def open_sync_url(url: str, **options: object) -> SyncQueue:
+    """Open a blocking :class:`~kmsg.sync.SyncQueue` on ``url`` (called by
+    ``kmsg.sync.open_queue``); it checks the server as :func:`open_url` does."""
+    settings = parse_settings(url, options)
+    executor = SyncRedisExecutor(settings, settings.sync_client())
+    try:
+        executor.command("PING")
+        executor.check_server()
+    except BaseException:
+        executor.close()
+        raise
+    planner = RedisPlanner(settings.key_prefix)
+    codec = PayloadCodec(max_bytes=settings.max_payload_bytes)
+    _log.info("opened Redis queue store at %s (blocking)", redact_url(url))
+    return SyncQueue(planner, executor, codec, CAPABILITIES)

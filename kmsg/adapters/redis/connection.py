@@ -1,4 +1,5 @@
-"""Redis URLs and options -> settings -> a redis-py asyncio client; errors -> kmsg errors.
+"""Redis URLs and options -> settings -> a redis-py client (asyncio or blocking); errors -> kmsg
+errors.
 
 URLs: ``redis://[user:password@]host:port/db``, ``rediss://...`` (TLS),
 ``redis+cluster://host:port`` and ``rediss+cluster://host:port`` (Redis Cluster; any node works as
@@ -16,11 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from redis import Redis as SyncRedis
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.cluster import RedisCluster as SyncRedisCluster
+from redis.retry import Retry as SyncRetry
 
 from kmsg.adapters.redis.keys import DEFAULT_PREFIX, check_prefix
 from kmsg.codec import DEFAULT_MAX_PAYLOAD_BYTES
@@ -96,6 +100,17 @@ class RedisSettings:
         if self.cluster:
             return RedisCluster.from_url(self.url, **options)
         return Redis.from_url(self.url, **options)
+
+    def sync_client(self) -> Any:
+        """A new redis-py blocking client (thread-safe; connects on first use)."""
+        options: dict[str, Any] = {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.socket_connect_timeout,
+            "retry": SyncRetry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+        }
+        if self.cluster:
+            return SyncRedisCluster.from_url(self.url, **options)
+        return SyncRedis.from_url(self.url, **options)
 
 
 def _number(name: str, value: object) -> float:

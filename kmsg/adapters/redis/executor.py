@@ -21,6 +21,7 @@ from kmsg.adapters.redis.runner import ScriptRunner
 from kmsg.adapters.redis.scripts import ScriptTarget
 from kmsg.adapters.redis.server import MarkerWatch, check_server, parse_info
 from kmsg.errors import BackendUnavailable
+from kmsg.plans import run_async
 
 __all__ = ["RedisExecutor"]
 
@@ -120,7 +121,7 @@ class RedisExecutor:
         """Check the marker; a failure is left to the call that follows (and checked later)."""
         self._checking = True
         try:
-            await self.marker.check(self.command)
+            await run_async(self.marker.check(), self.perform)
         except BackendUnavailable as exc:
             self.marker.recheck = True
             _log.debug("could not check the marker of %s: %s", self.settings.redacted_url, exc)

@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from kmsg.adapters.redis.plans import Command
 from kmsg.errors import BackendUnavailable
+from kmsg.plans import Plan
 
 __all__ = ["CHECK_EVERY", "MarkerWatch", "check_server", "parse_info"]
 
@@ -30,8 +31,6 @@ CHECK_EVERY: Final = 30.0
 MIN_VERSION: Final = (7, 0)
 
 _log = logging.getLogger("kmsg.adapters.redis")
-
-Command = Callable[..., Awaitable[Any]]
 
 
 def parse_info(reply: Any) -> dict[str, str]:
@@ -95,14 +94,14 @@ class MarkerWatch:
         """Whether the marker should be checked before the next call."""
         return self.recheck or time.monotonic() >= self._next_check
 
-    async def check(self, command: Command) -> None:
-        """Read the marker (creating it if there is none) and report a change once."""
+    def check(self) -> Plan[Command, None]:
+        """Plan: read the marker (creating it if there is none) and report a change once."""
         self.recheck = False
         self._next_check = time.monotonic() + CHECK_EVERY
-        found = await command("GET", self._key)
+        found = yield Command(("GET", self._key))
         if found is None:  # first client, or the data is gone (SET only then: it needs memory)
-            await command("SET", self._key, secrets.token_hex(8), "NX")
-            found = await command("GET", self._key)
+            yield Command(("SET", self._key, secrets.token_hex(8), "NX"))
+            found = yield Command(("GET", self._key))
         seen, self._epoch = self._epoch, found
         if seen is None or found == seen:
             return

@@ -44,9 +44,14 @@ from __future__ import annotations
 from typing import Any
 
 from kmsg.adapters.sqlite.adapter import CAPABILITIES, SQLiteJobQueue
+from kmsg.adapters.sqlite.database import open_database
 from kmsg.adapters.sqlite.options import parse_url
+from kmsg.adapters.sqlite.plans import SQLitePlanner
+from kmsg.adapters.sqlite.sync_executor import SyncSQLiteExecutor
+from kmsg.codec import PayloadCodec
+from kmsg.sync import SyncQueue
 
-__all__ = ["CAPABILITIES", "SQLiteJobQueue", "open_url"]
+__all__ = ["CAPABILITIES", "SQLiteJobQueue", "open_sync_url", "open_url"]
 
 
 async def open_url(url: str, **options: Any) -> SQLiteJobQueue:
@@ -56,3 +61,13 @@ async def open_url(url: str, **options: Any) -> SQLiteJobQueue:
     file cannot be opened, is not kmsg's, is damaged or has a schema newer than this kmsg.
     """
     return await SQLiteJobQueue.open(parse_url(url, options))
+
+
+def open_sync_url(url: str, **options: Any) -> SyncQueue:
+    """Open a blocking :class:`~kmsg.sync.SyncQueue` on the SQLite file named by ``url`` (called
+    by ``kmsg.sync.open_queue``); errors as :func:`open_url`'s."""
+    parsed = parse_url(url, options)
+    planner = SQLitePlanner(parsed.path)
+    executor = SyncSQLiteExecutor(open_database(parsed))
+    codec = PayloadCodec(max_bytes=parsed.max_payload_bytes)
+    return SyncQueue(planner, executor, codec, CAPABILITIES)
