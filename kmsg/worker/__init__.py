@@ -20,7 +20,8 @@ when one does (see :mod:`kmsg.worker.watchdog`).
 """
 
 from kmsg.worker.context import JobContext, current_job
-from kmsg.worker.errors import (
+from kmsg.worker.events import EventKind, EventListener, WorkerEvent
+from kmsg.worker.handler_errors import (
     JobTimeout,
     NonRetryable,
     RegistrationError,
@@ -28,7 +29,6 @@ from kmsg.worker.errors import (
     Retry,
     UnknownTask,
 )
-from kmsg.worker.events import EventKind, EventListener, WorkerEvent
 from kmsg.worker.retry import Jitter, RetryPolicy
 from kmsg.worker.runtime import Worker
 

@@ -51,8 +51,8 @@ from kmsg.queue import JobQueue
 from kmsg.validation import MAX_DELAY, MAX_RESULT_BYTES
 from kmsg.worker.acks import Completion, CompletionBuffer, Outcome
 from kmsg.worker.context import JobContext, _current
-from kmsg.worker.errors import JobTimeout, NonRetryable, ResultError, Retry, UnknownTask
 from kmsg.worker.events import EventKind, EventListener, WorkerEvent, emit
+from kmsg.worker.handler_errors import JobTimeout, NonRetryable, ResultError, Retry, UnknownTask
 from kmsg.worker.heartbeats import Heartbeats
 from kmsg.worker.inflight import InFlight, Stop
 from kmsg.worker.log import job_extra, logger

@@ -21,7 +21,7 @@ import msgspec
 from kmsg.codec import task_name_of
 from kmsg.errors import ValidationError
 from kmsg.validation import check_name
-from kmsg.worker.errors import RegistrationError
+from kmsg.worker.handler_errors import RegistrationError
 
 __all__ = ["Handler", "HandlerFunc", "HandlerRegistry", "is_async", "payload_type_of"]
 

@@ -47,8 +47,8 @@ DYNAMIC_IMPORTERS: Final = frozenset(
 ALLOWED_LAZY: Final = frozenset(
     {
         # open_queue() imports the adapter a URL's scheme names, on first use (kmsg/urls.py).
-        ("kmsg.urls", "_opener_for", "kmsg.adapters.sqlite"),
-        ("kmsg.urls", "_opener_for", "kmsg.adapters.redis"),
+        ("kmsg.urls", "opener_for", "kmsg.adapters.sqlite"),
+        ("kmsg.urls", "opener_for", "kmsg.adapters.redis"),
     }
 )
 """(importing module, function, adapter module): the only runtime imports of an adapter from

@@ -6,7 +6,7 @@ import importlib
 
 import kmsg.worker
 
-MODULES = ("context", "errors", "events", "retry", "runtime")
+MODULES = ("context", "handler_errors", "events", "retry", "runtime")
 INTERNAL = {"emit"}  # used by the runtime only
 
 

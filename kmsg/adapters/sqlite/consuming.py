@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from kmsg.adapters.sqlite.rows import TOKEN, append_error, claim_order, job_from_row
 from kmsg.adapters.sqlite.statements import sql
@@ -117,14 +117,32 @@ def claim(
     return [ClaimedJob(job=job_from_row(row), token=row[TOKEN]) for row in rows]
 
 
-def _held(connection: sqlite3.Connection, lease: Lease) -> tuple[Any, ...] | LeaseLost:
-    """The ``held_job.sql`` row if ``lease`` still holds the job, else the LeaseLost to raise."""
-    row: tuple[Any, ...] | None = connection.execute(
-        sql("held_job"), {"queue": lease.queue, "id": lease.job_id}
-    ).fetchone()
+class HeldRow(NamedTuple):
+    """The columns ``held_job.sql`` reads, by name."""
+
+    seq: int
+    state: str
+    token: str | None
+    cancel_requested: int
+    attempts: int
+    max_attempts: int
+    backoff_initial: float
+    backoff_factor: float
+    backoff_maximum: float
+    errors: str
+
+
+def _read_held(connection: sqlite3.Connection, lease: Lease) -> HeldRow | None:
+    row = connection.execute(sql("held_job"), {"queue": lease.queue, "id": lease.job_id}).fetchone()
+    return None if row is None else HeldRow._make(row)
+
+
+def _held(connection: sqlite3.Connection, lease: Lease) -> HeldRow | LeaseLost:
+    """The job's row if ``lease`` still holds it, else the LeaseLost to raise."""
+    row = _read_held(connection, lease)
     if row is None:
         return lease_lost(lease, Lost.GONE)
-    if row[1] != JobState.PROCESSING.value or row[2] != lease.token:
+    if row.state != JobState.PROCESSING.value or row.token != lease.token:
         return lease_lost(lease, Lost.STALE)
     return row
 
@@ -141,13 +159,13 @@ def complete(
     params = {"queue": lease.queue, "id": lease.job_id, "token": lease.token}
     if connection.execute(sql("complete"), {**params, "result": result, "now": now}).rowcount:
         return None
-    row = connection.execute(sql("held_job"), params).fetchone()
-    if row is not None and row[1] == JobState.COMPLETED.value and row[2] == lease.token:
+    row = _read_held(connection, lease)
+    if row is not None and row.state == JobState.COMPLETED.value and row.token == lease.token:
         return None
     held = _held(connection, lease)
     if isinstance(held, LeaseLost):
         return held
-    return _cancelled(connection, now, lease, held[0])
+    return _cancelled(connection, now, lease, held.seq)
 
 
 def complete_many(
@@ -169,21 +187,23 @@ def fail(
     held = _held(connection, lease)
     if isinstance(held, LeaseLost):
         return held
-    seq, _state, _token, cancel_requested, attempts, max_attempts, initial, factor, maximum = held[
-        :9
-    ]
     error_type, message = error
     history = append_error(
-        held[9], at=now, attempt=attempts, error_type=error_type, message=message
+        held.errors, at=now, attempt=held.attempts, error_type=error_type, message=message
     )
-    if cancel_requested:
+    if held.cancel_requested:
         connection.execute(
-            sql("settle"), settle_params(seq, JobState.CANCELLED, now, errors=history)
+            sql("settle"), settle_params(held.seq, JobState.CANCELLED, now, errors=history)
         )
         return lease_lost(lease, Lost.CANCELLED)
-    backoff = Backoff(initial=initial, factor=factor, maximum=maximum)
-    state, run_at = _after_failure(now, attempts, max_attempts, backoff, retry_in, retryable)
-    connection.execute(sql("settle"), settle_params(seq, state, now, run_at=run_at, errors=history))
+    backoff = Backoff(
+        initial=held.backoff_initial, factor=held.backoff_factor, maximum=held.backoff_maximum
+    )
+    state, run_at = _after_failure(
+        now, held.attempts, held.max_attempts, backoff, retry_in, retryable
+    )
+    params = settle_params(held.seq, state, now, run_at=run_at, errors=history)
+    connection.execute(sql("settle"), params)
     return state
 
 
@@ -213,8 +233,8 @@ def release(connection: sqlite3.Connection, now: float, lease: Lease) -> LeaseLo
     held = _held(connection, lease)
     if isinstance(held, LeaseLost):
         return held
-    if held[3]:
-        connection.execute(sql("settle"), settle_params(held[0], JobState.CANCELLED, now))
+    if held.cancel_requested:
+        connection.execute(sql("settle"), settle_params(held.seq, JobState.CANCELLED, now))
     else:
-        connection.execute(sql("release"), {"seq": held[0]})
+        connection.execute(sql("release"), {"seq": held.seq})
     return None

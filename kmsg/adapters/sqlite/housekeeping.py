@@ -36,7 +36,8 @@ def cancel(connection: sqlite3.Connection, now: float, queue: str, job_id: str) 
     row = connection.execute(sql("job_state"), {"queue": queue, "id": job_id}).fetchone()
     if row is None:
         raise JobNotFound(queue, job_id)
-    seq, state = row[0], JobState(row[1])
+    seq, state_name = row
+    state = JobState(state_name)
     if state in (JobState.PENDING, JobState.DELAYED):
         connection.execute(sql("settle"), settle_params(seq, JobState.CANCELLED, now))
         return JobState.CANCELLED

@@ -192,7 +192,9 @@ local function index(id, job)
   redis.call('ZADD', K[state], score, member(id, job))
 end
 
--- Move the job from its current state's set into `state`, and store its record.
+-- Move the job from its current state's set into `state`, and store its record. Every change of
+-- an existing job's state goes through here (the one transition point: events and batch
+-- counters hook in here); a new job is written by store() and index().
 local function move(id, job, state)
   redis.call('ZREM', K[job.state], member(id, job))
   job.state = state
