@@ -1,4 +1,4 @@
-"""What the model-based test compares of each outcome, and how it runs one call on each side.
+"""How one operation runs on a backend and on the model side by side, and what is compared.
 
 With a shared clock every field is compared, times included. With a server clock the times
 differ by how long the test took, so a snapshot is compared by its other fields and by which
@@ -7,17 +7,20 @@ times are set (see :mod:`tests.model.driver`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import msgspec
 
-from kmsg import ClaimedJob, Job, JobNotFound, Lease, LeaseLost, QueueStats
+from kmsg import ClaimedJob, Job, JobNotFound, JobPage, JobQueue, Lease, LeaseLost, QueueStats
+from tests.model.driver import Driver
+from tests.model.reference import ReferenceQueue
 
-__all__ = ["HeldLease", "Outcome", "attempt", "presence", "timeless", "view"]
+__all__ = ["HeldLease", "Outcome", "SideBySide", "attempt", "presence", "timeless", "view"]
 
 T = TypeVar("T")
+U = TypeVar("U")
 Outcome = T | LeaseLost | JobNotFound
 """A call's result, or the contract error it raised (errors are outcomes to compare too)."""
 
@@ -58,13 +61,15 @@ def timeless(job: Job) -> tuple[object, ...]:
 def view(value: object, *, exact: bool) -> object:
     """What of an outcome is compared: all of it when ``exact``, else nothing clock-made.
 
-    Lease tokens are never compared (each side makes its own); a ``LeaseLost`` is compared by
-    job and reason, a ``JobNotFound`` by job.
+    Lease tokens and listing cursors are never compared (each side makes its own); a
+    ``LeaseLost`` is compared by job and reason, a ``JobNotFound`` by job.
     """
     if isinstance(value, list | tuple):
         return [view(item, exact=exact) for item in value]
     if isinstance(value, ClaimedJob):
         return view(value.job, exact=exact)
+    if isinstance(value, JobPage):
+        return view(value.jobs, exact=exact)
     if isinstance(value, LeaseLost):
         return ("LeaseLost", value.queue, value.job_id, value.reason)
     if isinstance(value, JobNotFound):
@@ -79,3 +84,45 @@ def view(value: object, *, exact: bool) -> object:
     if isinstance(value, float):
         return "a deadline"
     return value
+
+
+@dataclass
+class SideBySide:
+    """A backend (through its :class:`~tests.model.driver.Driver`) and the model, kept in step:
+    each operation runs on both at one instant and their outcomes are compared."""
+
+    driver: Driver
+    model: ReferenceQueue
+    failed: bool = False
+    """Set once a comparison failed or an operation raised something unexpected."""
+
+    def run(
+        self, real: Callable[[JobQueue], Awaitable[T]], model: Callable[[Outcome[T]], U]
+    ) -> tuple[Outcome[T], Outcome[U]]:
+        """One operation on both sides at one instant: the backend first (``model`` gets its
+        outcome, to learn the ids the backend chose), then the model."""
+        time = self.driver.time
+        time.before()
+        try:
+            got = attempt(lambda: self.driver.call(real))
+            want = attempt(lambda: model(got))
+        except BaseException:
+            self.failed = True
+            raise
+        time.after(self.model.lease_deadlines())
+        return got, want
+
+    def same(self, what: str, got: object, want: object) -> None:
+        """Fail unless the backend's outcome is the model's (as far as the clocks agree)."""
+        exact = self.driver.time.exact
+        if view(got, exact=exact) != view(want, exact=exact):
+            self.failed = True
+            raise AssertionError(f"{what}:\n  backend: {got!r}\n  model:   {want!r}")
+
+    def call(
+        self, what: str, real: Callable[[JobQueue], Awaitable[T]], model: Callable[[], U]
+    ) -> Outcome[T]:
+        """Run one operation on both sides, compare the outcomes, return the backend's."""
+        got, want = self.run(real, lambda _: model())
+        self.same(what, got, want)
+        return got

@@ -466,9 +466,10 @@ class ReferenceQueue:
         job = self._queue(lease.queue).jobs.get(lease.job_id)
         return job is not None and job.state is JobState.PROCESSING and job.token == lease.token
 
-    def lease_deadlines(self, queue: str) -> list[float]:
-        """The lease deadlines of the queue's processing jobs, soonest first (test helper)."""
-        return [job.lease_until or 0.0 for job in self._queue(queue).in_state(JobState.PROCESSING)]
+    def lease_deadlines(self) -> list[float]:
+        """The lease deadlines of every processing job, soonest first (test helper)."""
+        held = (s.in_state(JobState.PROCESSING) for s in self._queues.values())
+        return sorted(job.lease_until or 0.0 for jobs in held for job in jobs)
 
     def stats(self, queue: str) -> QueueStats:
         """Counts per state, how long the earliest-due pending job has been due, settings."""

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final
 from uuid import uuid4
 
 import msgspec
@@ -50,12 +50,9 @@ from hypothesis.stateful import (
 
 from kmsg import Backoff, Job, JobQueue, JobState, NewJob
 from tests.conformance.support import Ping
-from tests.model.compare import HeldLease, Outcome, attempt, view
+from tests.model.compare import HeldLease, SideBySide
 from tests.model.driver import HOUR, LONG_LEASE, SHORT_LEASE, Driver
 from tests.model.reference import LIVE, TERMINAL, ReferenceQueue
-
-T = TypeVar("T")
-U = TypeVar("U")
 
 EXAMPLES: Final = int(os.environ.get("KMSG_MODEL_EXAMPLES", "0"))
 """Examples per backend (0: ``EXACT_EXAMPLES`` or ``SERVER_EXAMPLES``)."""
@@ -70,10 +67,13 @@ REUSED_IDS: Final = ("a", "b")
 """Job ids given on purpose, so that they are reused (otherwise the backend picks the id)."""
 UNKNOWN_ID: Final = "nobody"
 """An id no job ever has."""
-DEDUPE_KEYS: Final = ("k1", "k2")
+DEDUPE_KEYS: Final = (None, "k1", "k1", "k2")
+"""Most keyed jobs share one key, so that dedupe meets retries and dead letters often."""
 PRIORITIES: Final = (0, 1, -1)
 LEASES: Final = (SHORT_LEASE, LONG_LEASE)
-DELAYS: Final = (None, HOUR, 0.0)
+WHEN: Final = ((None, None), (HOUR, None), (0.0, None), (None, 1.0), (None, 4e9))
+"""``(delay, run_at)``: due now, in an hour, now (by a zero delay), long ago (due at once,
+ahead of every job of its priority), or in 2096: certain whatever the clock."""
 BACKOFFS: Final = (
     Backoff(initial=0.0, factor=1.0, maximum=0.0),
     Backoff(initial=1.5 * HOUR, factor=2.0, maximum=24 * HOUR),
@@ -85,17 +85,18 @@ CLEAR_AT: Final = 6
 """Jobs the queue must hold before ``clear`` runs (it undoes everything, so it is kept rare)."""
 
 OPERATIONS: Final = {
-    "claim": 6,
-    "enqueue": 3,
+    "claim": 5,
+    "claim_moved": 1,
+    "enqueue": 4,
     "enqueue_many": 2,
     "complete": 2,
-    "fail": 3,
+    "fail": 4,
     "extend": 1,
     "release": 1,
     "complete_many": 1,
     "extend_many": 1,
     "cancel": 2,
-    "retry_failed": 2,
+    "retry_failed": 3,
     "purge_failed": 1,
     "remove": 1,
     "cleanup": 1,
@@ -126,7 +127,7 @@ class JobSpec:
     dedupe_key: str | None
     max_attempts: int
     lease: float
-    delay: float | None
+    when: tuple[float | None, float | None]
     backoff: Backoff
 
     def new_job(self, queue: str, n: int) -> NewJob:
@@ -135,7 +136,8 @@ class JobSpec:
             payload=Ping(n=n),
             queue=queue,
             priority=self.priority,
-            delay=self.delay,
+            delay=self.when[0],
+            run_at=self.when[1],
             max_attempts=self.max_attempts,
             backoff=self.backoff,
             lease=self.lease,
@@ -148,10 +150,10 @@ job_specs: Final = st.builds(
     JobSpec,
     job_id=st.none() | st.sampled_from(REUSED_IDS),
     priority=st.sampled_from(PRIORITIES),
-    dedupe_key=st.none() | st.sampled_from(DEDUPE_KEYS),
+    dedupe_key=st.sampled_from(DEDUPE_KEYS),
     max_attempts=st.integers(1, 3),
     lease=st.sampled_from(LEASES),
-    delay=st.sampled_from(DELAYS),
+    when=st.sampled_from(WHEN),
     backoff=st.sampled_from(BACKOFFS),
 )
 job_batches: Final = st.lists(job_specs, min_size=2, max_size=3)
@@ -162,44 +164,17 @@ class QueueMachine(RuleBasedStateMachine):
 
     def __init__(self, driver: Driver) -> None:
         super().__init__()
-        self.driver = driver
         self.time = driver.time
         self.model = ReferenceQueue(driver.time.clock)
+        self.sides = SideBySide(driver, self.model)
         self.queue = f"m{uuid4().hex[:12]}"
+        self.other = f"{self.queue}-to"
+        """Where ``retry_failed(..., to_queue=...)`` moves dead letters."""
+        self.moves = driver.capabilities.atomic_cross_queue_move
+        """Whether dead letters are moved across queues (see ``MOVES``)."""
         self.leases: list[HeldLease] = []
         self.payloads = itertools.count()
         self.choices = list(WEIGHTED)
-        self.broken = False
-
-    # --- running and comparing -----------------------------------------------------------------
-
-    def run(
-        self, real: Callable[[JobQueue], Awaitable[T]], model: Callable[[Outcome[T]], U]
-    ) -> tuple[Outcome[T], Outcome[U]]:
-        """One operation on both sides at one instant: the backend first (``model`` gets its
-        outcome, to learn the ids the backend chose), then the model."""
-        self.time.before()
-        try:
-            got = attempt(lambda: self.driver.call(real))
-            want = attempt(lambda: model(got))
-        except BaseException:
-            self.broken = True
-            raise
-        self.time.after(self.model.lease_deadlines(self.queue))
-        return got, want
-
-    def same(self, what: str, got: object, want: object) -> None:
-        """Fail unless the backend's outcome is the model's (as far as the clocks agree)."""
-        if view(got, exact=self.time.exact) != view(want, exact=self.time.exact):
-            self.broken = True
-            raise AssertionError(f"{what}:\n  backend: {got!r}\n  model:   {want!r}")
-
-    def call(
-        self, what: str, real: Callable[[JobQueue], Awaitable[T]], model: Callable[[], U]
-    ) -> None:
-        """Run one operation on both sides and compare the outcomes."""
-        got, want = self.run(real, lambda _: model())
-        self.same(what, got, want)
 
     # --- choosing what to act on ---------------------------------------------------------------
 
@@ -255,7 +230,8 @@ class QueueMachine(RuleBasedStateMachine):
     def start(self, specs: list[JobSpec], quiet: set[str]) -> None:
         """Begin with a few jobs; leave the ``quiet`` operations out of this run (swarm
         testing: some faults only show when an operation that would hide them never runs)."""
-        self.choices = [name for name in WEIGHTED if name not in quiet]
+        left_out = quiet if self.moves else {*quiet, "claim_moved"}
+        self.choices = [name for name in WEIGHTED if name not in left_out]
         self.enqueue_many(specs)
 
     @rule(data=st.data())
@@ -272,6 +248,7 @@ class QueueMachine(RuleBasedStateMachine):
         """Each operation's name and the method that runs it on both sides."""
         return {
             "claim": self.claim,
+            "claim_moved": lambda data: self.claim(data, self.other),
             "enqueue": self.enqueue,
             "enqueue_many": lambda data: self.enqueue_many(data.draw(job_batches, "jobs")),
             "complete": self.complete,
@@ -291,7 +268,7 @@ class QueueMachine(RuleBasedStateMachine):
             "set_rate_limit": self.set_rate_limit,
             "time_passes": self.time_passes,
             "get": self.get,
-            "stats": lambda _: self.stats(),
+            "stats": lambda _: self.stats(self.queue),
             "list_jobs": self.list_jobs,
         }
 
@@ -301,33 +278,34 @@ class QueueMachine(RuleBasedStateMachine):
         """``enqueue`` one job."""
         new = data.draw(job_specs, label="job").new_job(self.queue, next(self.payloads))
         options = {f: getattr(new, f) for f in new.__struct_fields__ if f != "payload"}
-        got, want = self.run(
+        got, want = self.sides.run(
             lambda q: q.enqueue(new.payload, **options),
             lambda got: self.model.enqueue_many(self.model_jobs([new], [got]))[0],
         )
-        self.same("enqueue", got, want)
+        self.sides.same("enqueue", got, want)
 
     def enqueue_many(self, specs: list[JobSpec]) -> None:
         """``enqueue_many`` a batch (a later job may dedupe onto an earlier one)."""
         jobs = [spec.new_job(self.queue, next(self.payloads)) for spec in specs]
-        got, want = self.run(
+        got, want = self.sides.run(
             lambda q: q.enqueue_many(jobs),
             lambda got: self.model.enqueue_many(self.model_jobs(jobs, got)),
         )
-        self.same("enqueue_many", got, want)
+        self.sides.same("enqueue_many", got, want)
 
     # --- consuming -----------------------------------------------------------------------------
 
-    def claim(self, data: st.DataObject) -> None:
+    def claim(self, data: st.DataObject, queue: str | None = None) -> None:
         """``claim`` 1-3 jobs (under their own lease, or a short or long one); both sides'
         leases are kept for the fenced calls."""
+        queue = queue or self.queue
         limit = data.draw(st.integers(1, 3), label="limit")
         lease = data.draw(st.sampled_from((None, *LEASES)), label="lease")
-        got, want = self.run(
-            lambda q: q.claim(self.queue, limit=limit, lease=lease),
-            lambda _: self.model.claim(self.queue, limit=limit, lease=lease),
+        got, want = self.sides.run(
+            lambda q: q.claim(queue, limit=limit, lease=lease),
+            lambda _: self.model.claim(queue, limit=limit, lease=lease),
         )
-        self.same(f"claim limit={limit} lease={lease}", got, want)
+        self.sides.same(f"claim {queue} limit={limit} lease={lease}", got, want)
         assert isinstance(got, list)
         assert isinstance(want, list)
         self.leases += [HeldLease(g.lease, w.lease) for g, w in zip(got, want, strict=True)]
@@ -345,7 +323,7 @@ class QueueMachine(RuleBasedStateMachine):
         """``complete`` a lease (a held one, or replay one, or a stale one)."""
         held = self.draw_lease(data)
         result = data.draw(st.sampled_from(RESULTS), label="result")
-        self.call(
+        self.sides.call(
             f"complete {held.real.job_id}",
             lambda q: q.complete(held.real, result=result),
             lambda: self.model.complete(held.model, result=result),
@@ -357,7 +335,7 @@ class QueueMachine(RuleBasedStateMachine):
         error = data.draw(st.sampled_from(ERRORS), label="error")
         retry_in = data.draw(st.sampled_from(RETRY_IN), label="retry_in")
         retryable = data.draw(st.booleans(), label="retryable")
-        self.call(
+        self.sides.call(
             f"fail {held.real.job_id} retry_in={retry_in} retryable={retryable}",
             lambda q: q.fail(held.real, error, retry_in=retry_in, retryable=retryable),
             lambda: self.model.fail(held.model, error, retry_in=retry_in, retryable=retryable),
@@ -367,7 +345,7 @@ class QueueMachine(RuleBasedStateMachine):
         """``extend`` a lease by a short or a long duration."""
         held = self.draw_lease(data)
         duration = data.draw(st.sampled_from(LEASES), label="duration")
-        self.call(
+        self.sides.call(
             f"extend {held.real.job_id} by {duration}",
             lambda q: q.extend(held.real, duration),
             lambda: self.model.extend(held.model, duration),
@@ -376,7 +354,7 @@ class QueueMachine(RuleBasedStateMachine):
     def release(self, data: st.DataObject) -> None:
         """``release`` a lease (attempt refunded; a requested cancel wins)."""
         held = self.draw_lease(data)
-        self.call(
+        self.sides.call(
             f"release {held.real.job_id}",
             lambda q: q.release(held.real),
             lambda: self.model.release(held.model),
@@ -386,7 +364,7 @@ class QueueMachine(RuleBasedStateMachine):
         """``complete_many`` 1-3 leases."""
         batch = self.draw_leases(data)
         result = data.draw(st.sampled_from(RESULTS), label="result")
-        self.call(
+        self.sides.call(
             "complete_many",
             lambda q: q.complete_many([(held.real, result) for held in batch]),
             lambda: self.model.complete_many([(held.model, result) for held in batch]),
@@ -396,7 +374,7 @@ class QueueMachine(RuleBasedStateMachine):
         """``extend_many`` 1-3 leases."""
         batch = self.draw_leases(data)
         duration = data.draw(st.sampled_from(LEASES), label="duration")
-        self.call(
+        self.sides.call(
             f"extend_many by {duration}",
             lambda q: q.extend_many([held.real for held in batch], duration),
             lambda: self.model.extend_many([held.model for held in batch], duration),
@@ -407,7 +385,7 @@ class QueueMachine(RuleBasedStateMachine):
     def cancel(self, data: st.DataObject) -> None:
         """``cancel`` a job: most often a live one (a held one gets a cancel request)."""
         job_id = self.draw_id(data, LIVE)
-        self.call(
+        self.sides.call(
             f"cancel {job_id}",
             lambda q: q.cancel(self.queue, job_id),
             lambda: self.model.cancel(self.queue, job_id),
@@ -416,7 +394,7 @@ class QueueMachine(RuleBasedStateMachine):
     def remove(self, data: st.DataObject) -> None:
         """``remove`` a job in any state (or one that does not exist)."""
         job_id = self.draw_id(data)
-        self.call(
+        self.sides.call(
             f"remove {job_id}",
             lambda q: q.remove(self.queue, job_id),
             lambda: self.model.remove(self.queue, job_id),
@@ -425,7 +403,7 @@ class QueueMachine(RuleBasedStateMachine):
     def get(self, data: st.DataObject) -> None:
         """``get`` a job (or one that does not exist)."""
         job_id = self.draw_id(data)
-        self.call(
+        self.sides.call(
             f"get {job_id}",
             lambda q: q.get(self.queue, job_id),
             lambda: self.model.get(self.queue, job_id),
@@ -435,19 +413,21 @@ class QueueMachine(RuleBasedStateMachine):
 
     def retry_failed(self, data: st.DataObject) -> None:
         """``retry_failed`` every dead letter or a few ids (a dead letter whose dedupe key a
-        live job holds stays dead)."""
+        live job holds stays dead), back into the queue, or moved to the other one (``MOVES``)."""
         ids = self.draw_ids(data, [JobState.FAILED])
-        self.call(
-            f"retry_failed {ids}",
-            lambda q: q.retry_failed(self.queue, ids),
-            lambda: self.model.retry_failed(self.queue, ids),
+        targets = (None, self.other) if self.moves else (None,)
+        to_queue = data.draw(st.sampled_from(targets), label="to_queue")
+        self.sides.call(
+            f"retry_failed {ids} to_queue={to_queue}",
+            lambda q: q.retry_failed(self.queue, ids, to_queue=to_queue),
+            lambda: self.model.retry_failed(self.queue, ids, to_queue=to_queue),
         )
 
     def purge_failed(self, data: st.DataObject) -> None:
         """``purge_failed`` every dead letter or a few ids, maybe only older ones."""
         ids = self.draw_ids(data, [JobState.FAILED])
         age = data.draw(st.sampled_from((None, *self.time.ages)), label="older_than")
-        self.call(
+        self.sides.call(
             f"purge_failed {ids} older_than={age}",
             lambda q: q.purge_failed(self.queue, ids, older_than=age),
             lambda: self.model.purge_failed(self.queue, ids, older_than=age),
@@ -457,7 +437,7 @@ class QueueMachine(RuleBasedStateMachine):
         """``cleanup`` terminal jobs that ended long enough ago."""
         states = data.draw(st.sets(st.sampled_from(sorted(TERMINAL)), min_size=1), "states")
         age = data.draw(st.sampled_from(self.time.ages), label="older_than")
-        self.call(
+        self.sides.call(
             f"cleanup {sorted(states)} older_than={age}",
             lambda q: q.cleanup(self.queue, sorted(states), age),
             lambda: self.model.cleanup(self.queue, states, age),
@@ -466,22 +446,28 @@ class QueueMachine(RuleBasedStateMachine):
     def clear(self, data: st.DataObject) -> None:
         """``clear`` the queue, once it holds ``CLEAR_AT`` jobs (it undoes everything)."""
         if self.model.count(self.queue, JobState) >= CLEAR_AT:
-            self.call("clear", lambda q: q.clear(self.queue), lambda: self.model.clear(self.queue))
+            self.sides.call(
+                "clear", lambda q: q.clear(self.queue), lambda: self.model.clear(self.queue)
+            )
 
     def pause(self, data: st.DataObject) -> None:
         """``pause`` the queue: claims hand out nothing."""
-        self.call("pause", lambda q: q.pause(self.queue), lambda: self.model.pause(self.queue))
+        self.sides.call(
+            "pause", lambda q: q.pause(self.queue), lambda: self.model.pause(self.queue)
+        )
 
     def resume(self, data: st.DataObject) -> None:
         """``resume`` the queue."""
-        self.call("resume", lambda q: q.resume(self.queue), lambda: self.model.resume(self.queue))
+        self.sides.call(
+            "resume", lambda q: q.resume(self.queue), lambda: self.model.resume(self.queue)
+        )
 
     def set_rate_limit(self, data: st.DataObject) -> None:
         """``set_rate_limit`` (one whose effect is certain under this timekeeping) or remove
         it."""
         limit = data.draw(st.sampled_from((None, *self.time.rate_limits)), label="limit")
         max_jobs, per_seconds = (None, 1.0) if limit is None else limit
-        self.call(
+        self.sides.call(
             f"set_rate_limit {limit}",
             lambda q: q.set_rate_limit(self.queue, max_jobs, per_seconds),
             lambda: self.model.set_rate_limit(self.queue, max_jobs, per_seconds),
@@ -496,26 +482,27 @@ class QueueMachine(RuleBasedStateMachine):
     def list_jobs(self, data: st.DataObject) -> None:
         """One state's ``list_jobs``, paged through 1, 2 or 100 at a time."""
         state = data.draw(st.sampled_from(JobState), label="state")
-        self.list_state(state, data.draw(st.sampled_from((100, 1, 2)), label="page"))
+        self.list_state(self.queue, state, data.draw(st.sampled_from((100, 1, 2)), label="page"))
 
-    def stats(self) -> None:
+    def stats(self, queue: str) -> None:
         """Compare the counts per state, the oldest pending age and the settings."""
-        self.call("stats", lambda q: q.stats(self.queue), lambda: self.model.stats(self.queue))
+        self.sides.call(f"stats {queue}", lambda q: q.stats(queue), lambda: self.model.stats(queue))
 
-    def list_state(self, state: JobState, page: int) -> None:
+    def list_state(self, queue: str, state: JobState, page: int) -> None:
         """Compare one state's whole listing, read ``page`` jobs at a time."""
-        self.call(
-            f"list_jobs {state} by {page}",
-            lambda q: self.list_all(q, state, page),
-            lambda: list(self.model.list_jobs(self.queue, state, limit=10_000).jobs),
+        self.sides.call(
+            f"list_jobs {queue} {state} by {page}",
+            lambda q: self.list_all(q, queue, state, page),
+            lambda: list(self.model.list_jobs(queue, state, limit=10_000).jobs),
         )
 
-    async def list_all(self, queue: JobQueue, state: JobState, page: int) -> list[Job]:
+    @staticmethod
+    async def list_all(backend: JobQueue, queue: str, state: JobState, page: int) -> list[Job]:
         """Every job of ``state`` on the backend, ``page`` at a time, following the cursor."""
         jobs: list[Job] = []
         cursor = None
         for _ in range(1000):
-            listed = await queue.list_jobs(self.queue, state, limit=page, cursor=cursor)
+            listed = await backend.list_jobs(queue, state, limit=page, cursor=cursor)
             jobs += listed.jobs
             cursor = listed.next_cursor
             if cursor is None:
@@ -525,11 +512,12 @@ class QueueMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         """Compare every job, state by state in listing order, and the stats (unless a step
         failed already: its report is the one that matters)."""
-        if self.broken:
+        if self.sides.failed:
             return
-        for state in JobState:
-            self.list_state(state, 100)
-        self.stats()
+        for queue in (self.queue, self.other):
+            for state in JobState:
+                self.list_state(queue, state, 100)
+            self.stats(queue)
 
 
 def machine_settings(driver: Driver) -> settings:
