@@ -12,15 +12,50 @@ it go.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-__all__ = ["Plan", "run_async", "run_sync"]
+__all__ = ["Plan", "Planner", "handles", "run_async", "run_sync"]
 
 S = TypeVar("S")
 T = TypeVar("T")
 
 Plan = Generator[S, Any, T]
 """A plan yielding steps of type ``S`` and returning a result of type ``T``."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handles(operation_type: type) -> Callable[[F], F]:
+    """Mark a :class:`Planner` method as the plan of ``operation_type``."""
+
+    def mark(method: F) -> F:
+        method.__kmsg_handles__ = operation_type  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+class Planner:
+    """The base of a backend's planner: :meth:`plan` calls the method marked with
+    :func:`handles` for the operation's type (one dict lookup per call)."""
+
+    _handlers: ClassVar[dict[type, Callable[..., Any]]] = {}
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls._handlers = {
+            method.__kmsg_handles__: method
+            for method in vars(cls).values()
+            if hasattr(method, "__kmsg_handles__")
+        }
+
+    def plan(self, operation: Any) -> Plan[Any, Any]:
+        """The plan of ``operation``."""
+        handler = self._handlers.get(type(operation))
+        if handler is None:
+            raise TypeError(f"{type(self).__name__} has no plan for {type(operation).__name__}")
+        plan: Plan[Any, Any] = handler(self, operation)
+        return plan
 
 
 async def run_async(plan: Plan[S, T], perform: Callable[[S], Awaitable[Any]]) -> T:

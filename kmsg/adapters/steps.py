@@ -55,6 +55,8 @@ def batch_steps(jobs: Sequence[PreparedJob], *, per_queue: bool) -> list[list[in
     job is a step of its own); with ``per_queue`` every step holds jobs of one queue only. Input
     order is kept within each queue, so dedupe between jobs of a batch applies in order.
     """
+    if len(jobs) == 1:
+        return [[0]]
     groups: dict[str, list[int]] = {}
     for index, job in enumerate(jobs):
         groups.setdefault(job.queue if per_queue else "", []).append(index)
@@ -75,6 +77,8 @@ def in_steps(
     If a step fails after an earlier one stored its jobs, ``IncompleteBatch`` (caused by the
     step's error) says which ids are stored; if the first step fails, its error is raised as is.
     """
+    if len(steps) == 1:  # one atomic step: nothing can be half done
+        return (yield from write(list(jobs)))
     ids = [job.id for job in jobs]
     stored: set[str] = set()
     for number, step in enumerate(steps):

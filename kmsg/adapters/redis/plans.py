@@ -20,7 +20,6 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import singledispatchmethod
 from typing import Any, Final, TypeAlias
 
 from kmsg import operations as ops
@@ -38,7 +37,7 @@ from kmsg.errors import JobNotFound, LeaseLost
 from kmsg.jobs import PreparedJob
 from kmsg.models import ClaimedJob, Job, JobPage, JobState, Lease, QueueStats, RateLimit
 from kmsg.outcomes import Lost, lease_lost
-from kmsg.plans import Plan
+from kmsg.plans import Plan, Planner, handles
 from kmsg.validation import STEP_JOBS
 
 __all__ = ["Command", "RedisPlanner", "ScanKeys", "Script", "Step", "claimed_jobs"]
@@ -84,7 +83,7 @@ def claimed_jobs(reply: Sequence[bytes], base: str, queue: str) -> list[ClaimedJ
     ]
 
 
-class RedisPlanner:
+class RedisPlanner(Planner):
     """Plans every operation for the queues under one key ``prefix``."""
 
     def __init__(self, prefix: str) -> None:
@@ -94,15 +93,10 @@ class RedisPlanner:
         """The keys of ``queue`` (an already checked name)."""
         return QueueKeys(self._prefix, queue)
 
-    @singledispatchmethod
-    def plan(self, operation: ops.Operation) -> RedisPlan:
-        """The plan of ``operation``."""
-        raise TypeError(f"no Redis plan for {type(operation).__name__}")
-
     # --- producing -----------------------------------------------------------------------------
 
-    @plan.register
-    def _(self, operation: ops.Enqueue) -> RedisPlan:
+    @handles(ops.Enqueue)
+    def _enqueue(self, operation: ops.Enqueue) -> RedisPlan:
         jobs = operation.jobs
         return (yield from in_steps(jobs, batch_steps(jobs, per_queue=True), self._enqueue_step))
 
@@ -113,8 +107,8 @@ class RedisPlanner:
         reply = yield Script("enqueue", jobs[0].queue, args)
         return [job_id.decode() for job_id in reply[::2]]
 
-    @plan.register
-    def _(self, operation: ops.Import) -> RedisPlan:
+    @handles(ops.Import)
+    def _import(self, operation: ops.Import) -> RedisPlan:
         by_queue: dict[str, list[Job]] = {}
         for job in operation.jobs:
             by_queue.setdefault(job.queue, []).append(job)
@@ -137,24 +131,24 @@ class RedisPlanner:
 
     # --- consuming -----------------------------------------------------------------------------
 
-    @plan.register
-    def _(self, operation: ops.Claim) -> RedisPlan:
+    @handles(ops.Claim)
+    def _claim(self, operation: ops.Claim) -> RedisPlan:
         base = secrets.token_urlsafe(16)
         reply = yield Script(
             "claim", operation.queue, [operation.limit, lease_arg(operation), base]
         )
         return claimed_jobs(reply, base, operation.queue)
 
-    @plan.register
-    def _(self, operation: ops.Complete) -> RedisPlan:
+    @handles(ops.Complete)
+    def _complete(self, operation: ops.Complete) -> RedisPlan:
         lease, result = operation.lease, operation.result
         args = [lease.job_id, lease.token, "0" if result is None else "1", result or b""]
         code = yield Script("complete", lease.queue, args)
         if code != b"ok":
             raise lease_lost(lease, _LOST[code])
 
-    @plan.register
-    def _(self, operation: ops.CompleteMany) -> RedisPlan:
+    @handles(ops.CompleteMany)
+    def _complete_many(self, operation: ops.CompleteMany) -> RedisPlan:
         items = operation.items
         done = [False] * len(items)
         for queue, step in _steps_by_queue([lease for lease, _ in items]):
@@ -167,8 +161,8 @@ class RedisPlanner:
                 done[index] = code == b"ok"
         return done
 
-    @plan.register
-    def _(self, operation: ops.Fail) -> RedisPlan:
+    @handles(ops.Fail)
+    def _fail(self, operation: ops.Fail) -> RedisPlan:
         lease = operation.lease
         retry_in: float | str = "" if operation.retry_in is None else operation.retry_in
         args = [lease.job_id, lease.token, operation.error_type, operation.message, retry_in]
@@ -186,16 +180,16 @@ class RedisPlanner:
         )
         return JobState(code.decode())
 
-    @plan.register
-    def _(self, operation: ops.Extend) -> RedisPlan:
+    @handles(ops.Extend)
+    def _extend(self, operation: ops.Extend) -> RedisPlan:
         lease = operation.lease
         reply = yield Script("extend", lease.queue, [lease.job_id, lease.token, operation.duration])
         if reply in _LOST:
             raise lease_lost(lease, _LOST[reply])
         return float(reply)
 
-    @plan.register
-    def _(self, operation: ops.ExtendMany) -> RedisPlan:
+    @handles(ops.ExtendMany)
+    def _extend_many(self, operation: ops.ExtendMany) -> RedisPlan:
         leases = operation.leases
         outcomes: list[float | LeaseLost] = [0.0] * len(leases)
         for queue, step in _steps_by_queue(leases):
@@ -208,8 +202,8 @@ class RedisPlanner:
                 outcomes[index] = lease_lost(leases[index], _LOST[reply]) if lost else float(reply)
         return outcomes
 
-    @plan.register
-    def _(self, operation: ops.Release) -> RedisPlan:
+    @handles(ops.Release)
+    def _release(self, operation: ops.Release) -> RedisPlan:
         lease = operation.lease
         code = yield Script("release", lease.queue, [lease.job_id, lease.token])
         if code not in (b"ok", b"cancelled"):
@@ -217,22 +211,22 @@ class RedisPlanner:
 
     # --- reading -------------------------------------------------------------------------------
 
-    @plan.register
-    def _(self, operation: ops.Get) -> RedisPlan:
+    @handles(ops.Get)
+    def _get(self, operation: ops.Get) -> RedisPlan:
         blob = yield Command(("HGET", self.keys(operation.queue).jobs, operation.job_id))
         if blob is None:
             raise JobNotFound(operation.queue, operation.job_id)
         return job_from_record(operation.job_id, operation.queue, blob)
 
-    @plan.register
-    def _(self, operation: ops.Peek) -> RedisPlan:
+    @handles(ops.Peek)
+    def _peek(self, operation: ops.Peek) -> RedisPlan:
         page = yield from self.plan(
             ops.ListJobs(operation.queue, JobState.PENDING, operation.limit, None)
         )
         return list(page.jobs)
 
-    @plan.register
-    def _(self, operation: ops.Stats) -> RedisPlan:
+    @handles(ops.Stats)
+    def _stats(self, operation: ops.Stats) -> RedisPlan:
         reply = yield Script("stats", operation.queue)
         counts = [int(count) for count in reply[:6]]
         age, paused, rate_max, rate_per, missing = reply[6:11]
@@ -251,14 +245,14 @@ class RedisPlanner:
             missing_records=int(missing),
         )
 
-    @plan.register
-    def _(self, operation: ops.Queues) -> RedisPlan:
+    @handles(ops.Queues)
+    def _queues(self, operation: ops.Queues) -> RedisPlan:
         found = yield ScanKeys(meta_pattern(self._prefix))
         names = {queue_of(self._prefix, key) for key in found}
         return sorted(name for name in names if name is not None)
 
-    @plan.register
-    def _(self, operation: ops.ListJobs) -> RedisPlan:
+    @handles(ops.ListJobs)
+    def _list_jobs(self, operation: ops.ListJobs) -> RedisPlan:
         """One page, read in steps of at most ``STEP_JOBS`` jobs; an entry whose record is gone
         is dropped (and counted) by the script, so a few more steps may be needed."""
         state, limit, queue = operation.state, operation.limit, operation.queue
@@ -296,8 +290,8 @@ class RedisPlanner:
 
     # --- dead letters --------------------------------------------------------------------------
 
-    @plan.register
-    def _(self, operation: ops.RetryFailed) -> RedisPlan:
+    @handles(ops.RetryFailed)
+    def _retry_failed(self, operation: ops.RetryFailed) -> RedisPlan:
         queue, ids = operation.queue, operation.job_ids
         if operation.to_queue != queue:
             return (yield from self._move(queue, operation.to_queue, ids))
@@ -335,8 +329,8 @@ class RedisPlanner:
         purged: int = yield from self.plan(ops.PurgeFailed(queue, tuple(moved), None))
         return purged
 
-    @plan.register
-    def _(self, operation: ops.PurgeFailed) -> RedisPlan:
+    @handles(ops.PurgeFailed)
+    def _purge_failed(self, operation: ops.PurgeFailed) -> RedisPlan:
         queue, ids = operation.queue, operation.job_ids
         age: float | str = "" if operation.older_than is None else operation.older_than
         if ids is None:
@@ -349,32 +343,32 @@ class RedisPlanner:
 
     # --- housekeeping --------------------------------------------------------------------------
 
-    @plan.register
-    def _(self, operation: ops.Cancel) -> RedisPlan:
+    @handles(ops.Cancel)
+    def _cancel(self, operation: ops.Cancel) -> RedisPlan:
         code = yield Script("cancel", operation.queue, [operation.job_id])
         if code == b"gone":
             raise JobNotFound(operation.queue, operation.job_id)
         return JobState(code.decode())
 
-    @plan.register
-    def _(self, operation: ops.Remove) -> RedisPlan:
+    @handles(ops.Remove)
+    def _remove(self, operation: ops.Remove) -> RedisPlan:
         return bool((yield Script("remove", operation.queue, [operation.job_id])))
 
-    @plan.register
-    def _(self, operation: ops.Clear) -> RedisPlan:
+    @handles(ops.Clear)
+    def _clear(self, operation: ops.Clear) -> RedisPlan:
         return int((yield Script("clear", operation.queue)))
 
-    @plan.register
-    def _(self, operation: ops.Cleanup) -> RedisPlan:
+    @handles(ops.Cleanup)
+    def _cleanup(self, operation: ops.Cleanup) -> RedisPlan:
         states, seconds = list(operation.states), operation.older_than
         return (yield from _repeat("cleanup", operation.queue, lambda c, _: [c, seconds, *states]))
 
-    @plan.register
-    def _(self, operation: ops.Pause) -> RedisPlan:
+    @handles(ops.Pause)
+    def _pause(self, operation: ops.Pause) -> RedisPlan:
         yield Script("pause", operation.queue, ["1" if operation.paused else "0"])
 
-    @plan.register
-    def _(self, operation: ops.SetRateLimit) -> RedisPlan:
+    @handles(ops.SetRateLimit)
+    def _set_rate_limit(self, operation: ops.SetRateLimit) -> RedisPlan:
         limit = operation.max_jobs
         args = ["", ""] if limit is None else [limit, operation.per_seconds]
         yield Script("rate_limit", operation.queue, args)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import singledispatchmethod
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -25,7 +24,7 @@ from kmsg.adapters.steps import batch_steps, chunks, in_steps, most_steps, sized
 from kmsg.errors import LeaseLost
 from kmsg.jobs import PreparedJob
 from kmsg.models import JobState
-from kmsg.plans import Plan
+from kmsg.plans import Plan, Planner, handles
 from kmsg.validation import STEP_JOBS
 
 __all__ = ["Body", "Read", "SQLitePlanner", "Step", "Write"]
@@ -72,21 +71,16 @@ def _raise(outcome: Any) -> Any:
     return outcome
 
 
-class SQLitePlanner:
+class SQLitePlanner(Planner):
     """Plans every operation for the database file at ``path``."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
 
-    @singledispatchmethod
-    def plan(self, operation: ops.Operation) -> SQLitePlan:
-        """The plan of ``operation``."""
-        raise TypeError(f"no SQLite plan for {type(operation).__name__}")
-
     # --- producing -----------------------------------------------------------------------------
 
-    @plan.register
-    def _(self, operation: ops.Enqueue) -> SQLitePlan:
+    @handles(ops.Enqueue)
+    def _enqueue(self, operation: ops.Enqueue) -> SQLitePlan:
         jobs = operation.jobs
         return (yield from in_steps(jobs, batch_steps(jobs, per_queue=False), self._insert))
 
@@ -95,8 +89,8 @@ class SQLitePlanner:
         ids: list[str] = yield Write(body, len(jobs), wakes=True)
         return ids
 
-    @plan.register
-    def _(self, operation: ops.Import) -> SQLitePlan:
+    @handles(ops.Import)
+    def _import(self, operation: ops.Import) -> SQLitePlan:
         written = 0
         for step in sized_steps(operation.jobs, producing.import_size):
             body = _body(producing.import_jobs, step, self._path)
@@ -105,67 +99,67 @@ class SQLitePlanner:
 
     # --- consuming -----------------------------------------------------------------------------
 
-    @plan.register
-    def _(self, operation: ops.Claim) -> SQLitePlan:
+    @handles(ops.Claim)
+    def _claim(self, operation: ops.Claim) -> SQLitePlan:
         body = _body(consuming.claim, operation.queue, operation.limit, operation.lease)
         return (yield Write(body, min(operation.limit, STEP_JOBS)))
 
-    @plan.register
-    def _(self, operation: ops.Complete) -> SQLitePlan:
+    @handles(ops.Complete)
+    def _complete(self, operation: ops.Complete) -> SQLitePlan:
         _raise((yield Write(_body(consuming.complete, operation.lease, operation.result))))
 
-    @plan.register
-    def _(self, operation: ops.CompleteMany) -> SQLitePlan:
+    @handles(ops.CompleteMany)
+    def _complete_many(self, operation: ops.CompleteMany) -> SQLitePlan:
         done: list[bool] = []
         for step in sized_steps(operation.items, lambda pair: len(pair[1] or b"")):
             done += yield Write(_body(consuming.complete_many, list(step)), len(step))
         return done
 
-    @plan.register
-    def _(self, operation: ops.Fail) -> SQLitePlan:
+    @handles(ops.Fail)
+    def _fail(self, operation: ops.Fail) -> SQLitePlan:
         error = (operation.error_type, operation.message)
         body = _body(
             consuming.fail, operation.lease, error, operation.retry_in, operation.retryable
         )
         return _raise((yield Write(body, wakes=True)))
 
-    @plan.register
-    def _(self, operation: ops.Extend) -> SQLitePlan:
+    @handles(ops.Extend)
+    def _extend(self, operation: ops.Extend) -> SQLitePlan:
         body = _body(consuming.extend, operation.lease, operation.duration)
         return _raise((yield Write(body)))
 
-    @plan.register
-    def _(self, operation: ops.ExtendMany) -> SQLitePlan:
+    @handles(ops.ExtendMany)
+    def _extend_many(self, operation: ops.ExtendMany) -> SQLitePlan:
         outcomes: list[float | LeaseLost] = []
         for step in chunks(operation.leases):
             body = _body(consuming.extend_many, step, operation.duration)
             outcomes += yield Write(body, len(step))
         return outcomes
 
-    @plan.register
-    def _(self, operation: ops.Release) -> SQLitePlan:
+    @handles(ops.Release)
+    def _release(self, operation: ops.Release) -> SQLitePlan:
         _raise((yield Write(_body(consuming.release, operation.lease), wakes=True)))
 
     # --- reading -------------------------------------------------------------------------------
 
-    @plan.register
-    def _(self, operation: ops.Get) -> SQLitePlan:
+    @handles(ops.Get)
+    def _get(self, operation: ops.Get) -> SQLitePlan:
         return (yield Read(_body(reading.get, operation.queue, operation.job_id)))
 
-    @plan.register
-    def _(self, operation: ops.Peek) -> SQLitePlan:
+    @handles(ops.Peek)
+    def _peek(self, operation: ops.Peek) -> SQLitePlan:
         return (yield Read(_body(reading.peek, operation.queue, operation.limit)))
 
-    @plan.register
-    def _(self, operation: ops.Stats) -> SQLitePlan:
+    @handles(ops.Stats)
+    def _stats(self, operation: ops.Stats) -> SQLitePlan:
         return (yield Read(_body(reading.stats, operation.queue)))
 
-    @plan.register
-    def _(self, operation: ops.Queues) -> SQLitePlan:
+    @handles(ops.Queues)
+    def _queues(self, operation: ops.Queues) -> SQLitePlan:
         return (yield Read(reading.queue_names))
 
-    @plan.register
-    def _(self, operation: ops.ListJobs) -> SQLitePlan:
+    @handles(ops.ListJobs)
+    def _list_jobs(self, operation: ops.ListJobs) -> SQLitePlan:
         body = _body(
             reading.list_jobs, operation.queue, operation.state, operation.limit, operation.cursor
         )
@@ -173,8 +167,8 @@ class SQLitePlanner:
 
     # --- dead letters --------------------------------------------------------------------------
 
-    @plan.register
-    def _(self, operation: ops.RetryFailed) -> SQLitePlan:
+    @handles(ops.RetryFailed)
+    def _retry_failed(self, operation: ops.RetryFailed) -> SQLitePlan:
         queue, target, ids = operation.queue, operation.to_queue, operation.job_ids
         if ids is None:
             return (yield from self._retry_every_dead_letter(queue, target))
@@ -197,8 +191,8 @@ class SQLitePlanner:
                 break
         return moved
 
-    @plan.register
-    def _(self, operation: ops.PurgeFailed) -> SQLitePlan:
+    @handles(ops.PurgeFailed)
+    def _purge_failed(self, operation: ops.PurgeFailed) -> SQLitePlan:
         queue, ids, age = operation.queue, operation.job_ids, operation.older_than
         counts, started = yield Read(_body(_counts_and_now, queue))
         if ids is None:
@@ -214,24 +208,24 @@ class SQLitePlanner:
 
     # --- housekeeping --------------------------------------------------------------------------
 
-    @plan.register
-    def _(self, operation: ops.Cancel) -> SQLitePlan:
+    @handles(ops.Cancel)
+    def _cancel(self, operation: ops.Cancel) -> SQLitePlan:
         return (yield Write(_body(housekeeping.cancel, operation.queue, operation.job_id)))
 
-    @plan.register
-    def _(self, operation: ops.Remove) -> SQLitePlan:
+    @handles(ops.Remove)
+    def _remove(self, operation: ops.Remove) -> SQLitePlan:
         return (yield Write(_body(housekeeping.remove, operation.queue, operation.job_id)))
 
-    @plan.register
-    def _(self, operation: ops.Clear) -> SQLitePlan:
+    @handles(ops.Clear)
+    def _clear(self, operation: ops.Clear) -> SQLitePlan:
         """In steps; jobs written after the call began may survive it."""
         newest = yield Read(housekeeping.newest_seq)
         counts, _ = yield Read(_body(_counts_and_now, operation.queue))
         step = _body(housekeeping.clear_step, operation.queue, newest)
         return (yield from _repeat(step, sum(counts.values())))
 
-    @plan.register
-    def _(self, operation: ops.Cleanup) -> SQLitePlan:
+    @handles(ops.Cleanup)
+    def _cleanup(self, operation: ops.Cleanup) -> SQLitePlan:
         counts, started = yield Read(_body(_counts_and_now, operation.queue))
         cutoff = started - operation.older_than
         deleted = 0
@@ -240,13 +234,13 @@ class SQLitePlanner:
             deleted += yield from _repeat(step, counts[state])
         return deleted
 
-    @plan.register
-    def _(self, operation: ops.Pause) -> SQLitePlan:
+    @handles(ops.Pause)
+    def _pause(self, operation: ops.Pause) -> SQLitePlan:
         body = _body(housekeeping.set_paused, operation.queue, operation.paused)
         yield Write(body, wakes=not operation.paused)
 
-    @plan.register
-    def _(self, operation: ops.SetRateLimit) -> SQLitePlan:
+    @handles(ops.SetRateLimit)
+    def _set_rate_limit(self, operation: ops.SetRateLimit) -> SQLitePlan:
         body = _body(
             housekeeping.set_rate_limit, operation.queue, operation.max_jobs, operation.per_seconds
         )
