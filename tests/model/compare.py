@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import msgspec
 
@@ -17,11 +17,20 @@ from kmsg import ClaimedJob, Job, JobNotFound, JobPage, JobQueue, Lease, LeaseLo
 from tests.model.driver import Driver
 from tests.model.reference import ReferenceQueue
 
-__all__ = ["HeldLease", "Outcome", "SideBySide", "attempt", "presence", "timeless", "view"]
+__all__ = [
+    "HeldLease",
+    "Outcome",
+    "SideBySide",
+    "attempt",
+    "paired",
+    "presence",
+    "timeless",
+    "view",
+]
 
 T = TypeVar("T")
 U = TypeVar("U")
-Outcome = T | LeaseLost | JobNotFound
+Outcome: TypeAlias = T | LeaseLost | JobNotFound
 """A call's result, or the contract error it raised (errors are outcomes to compare too)."""
 
 
@@ -31,6 +40,14 @@ class HeldLease:
 
     real: Lease
     model: Lease
+
+
+def paired(got: object, want: object) -> list[HeldLease]:
+    """The leases of the jobs both sides claimed (the claims already compared equal)."""
+    assert isinstance(got, list)
+    assert isinstance(want, list)
+    pairs: list[tuple[ClaimedJob, ClaimedJob]] = list(zip(got, want, strict=True))
+    return [HeldLease(real.lease, model.lease) for real, model in pairs]
 
 
 def attempt(call: Callable[[], T]) -> Outcome[T]:

@@ -2,11 +2,11 @@
 
 :class:`ReferenceQueue` keeps what a backend keeps (every field of :class:`kmsg.Job` per
 ``(queue, id)``, an enqueue sequence, the dedupe index, pause flags and rate buckets) in plain
-Python objects, and implements each contract method as the straightforward reading of its
-docstring in ``kmsg/queue.py``. Every number the contract computes comes from
-:mod:`kmsg.rules` (due times, backoff, retry-or-dead-letter, the token bucket, the claim
-allowance), so the model and the SQLite adapter share one definition and the Redis scripts'
-copies are checked against both.
+Python objects (:mod:`tests.model.records`), and implements each contract method as the
+straightforward reading of its docstring in ``kmsg/queue.py``. Every number the contract
+computes comes from :mod:`kmsg.rules` (due times, backoff, retry-or-dead-letter, the token
+bucket, the claim allowance), so the model and the SQLite adapter share one definition and
+the Redis scripts' copies are checked against both.
 
 Time is injected: the model reads ``clock()`` once at the start of each call, and that instant
 is the call's ``now`` (a call is one atomic step, as on a backend). :class:`ManualClock` is a
@@ -22,7 +22,11 @@ Choices the contract leaves open, taken as both adapters take them:
   reverse enqueue order; ``retry_failed`` with no ids goes oldest dead letter first (which
   decides who wins a dedupe key two dead letters share).
 * A job sent back to ``pending`` by ``release`` or ``retry_failed`` keeps its enqueue sequence:
-  among equal priorities and due times it goes back in its original place.
+  among equal priorities and due times it goes back in its original place. This holds for a
+  dead letter moved to another queue too (the sequence is one count over all queues, which
+  within a queue is that queue's enqueue order), as on SQLite; the Redis adapter's
+  non-atomic move gives moved jobs new places, newest dead letter first (see
+  ``test_regressions.py``).
 * A token bucket is written back only when a claim takes jobs (refilling is a pure function of
   the elapsed time, so this only decides which float the next refill starts from).
 """
@@ -31,8 +35,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 
@@ -58,17 +61,12 @@ from kmsg.rules import (
     backoff_delay,
     claim_allowance,
     due_time,
-    refill,
     retry_at,
 )
 from kmsg.validation import STEP_JOBS, describe_error
+from tests.model.records import LIVE, TERMINAL, Bucket, ModelJob, QueueState, listing_key
 
-__all__ = ["LIVE", "TERMINAL", "ManualClock", "ModelJob", "ReferenceQueue", "listing_key"]
-
-LIVE: Final = frozenset({JobState.PENDING, JobState.DELAYED, JobState.PROCESSING})
-"""States that hold a dedupe key and may still run."""
-TERMINAL: Final = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
-"""States a job never leaves by itself."""
+__all__ = ["LIVE", "TERMINAL", "ManualClock", "ReferenceQueue"]
 
 
 class ManualClock:
@@ -84,125 +82,6 @@ class ManualClock:
     def advance(self, seconds: float) -> None:
         """Move the clock ``seconds`` forward."""
         self.now += seconds
-
-
-@dataclass(slots=True)
-class ModelJob:
-    """One stored job: the fields of :class:`kmsg.Job`, its enqueue sequence and lease token.
-
-    ``token`` is the token of the job's latest claim; it stays after the claim ends, which is
-    what lets a replayed ``complete`` be recognised.
-    """
-
-    id: str
-    queue: str
-    task: str
-    payload: bytes
-    state: JobState
-    priority: int
-    run_at: float
-    created_at: float
-    max_attempts: int
-    backoff: Backoff
-    lease: float
-    dedupe_key: str | None
-    seq: int
-    attempts: int = 0
-    errors: list[JobError] = field(default_factory=list)
-    result: bytes | None = None
-    lease_until: float | None = None
-    cancel_requested: bool = False
-    completed_at: float | None = None
-    failed_at: float | None = None
-    cancelled_at: float | None = None
-    token: str | None = None
-
-    @property
-    def ended_at(self) -> float | None:
-        """When the job reached its terminal state (None while it is live)."""
-        return {
-            JobState.COMPLETED: self.completed_at,
-            JobState.FAILED: self.failed_at,
-            JobState.CANCELLED: self.cancelled_at,
-        }.get(self.state)
-
-    def snapshot(self) -> Job:
-        """The :class:`kmsg.Job` a backend's ``get`` would return now."""
-        return Job(
-            id=self.id,
-            queue=self.queue,
-            task=self.task,
-            payload=self.payload,
-            state=self.state,
-            priority=self.priority,
-            run_at=self.run_at,
-            created_at=self.created_at,
-            attempts=self.attempts,
-            max_attempts=self.max_attempts,
-            backoff=self.backoff,
-            lease=self.lease,
-            dedupe_key=self.dedupe_key,
-            errors=tuple(self.errors),
-            result=self.result,
-            lease_until=self.lease_until,
-            cancel_requested=self.cancel_requested,
-            completed_at=self.completed_at,
-            failed_at=self.failed_at,
-            cancelled_at=self.cancelled_at,
-        )
-
-
-def listing_key(job: ModelJob) -> tuple[float, ...]:
-    """Where ``job`` goes in its state's listing, ascending (``kmsg.queue``'s docstring).
-
-    ``pending`` in claim order (priority desc, due time, enqueue order), ``delayed`` by due
-    time, ``processing`` by lease deadline, terminal states newest first; ties in enqueue order
-    (reversed for the newest-first listings).
-    """
-    if job.state is JobState.PENDING:
-        return (-job.priority, job.run_at, job.seq)
-    if job.state is JobState.DELAYED:
-        return (job.run_at, job.seq)
-    if job.state is JobState.PROCESSING:
-        assert job.lease_until is not None
-        return (job.lease_until, job.seq)
-    ended = job.ended_at
-    assert ended is not None
-    return (-ended, -job.seq)
-
-
-@dataclass(slots=True)
-class Bucket:
-    """A queue's token bucket: ``tokens`` as of ``refilled_at``."""
-
-    max_jobs: int
-    per_seconds: float
-    tokens: float
-    refilled_at: float
-
-    def tokens_at(self, now: float) -> float:
-        """The tokens at ``now`` (:func:`kmsg.rules.refill`)."""
-        return refill(self.tokens, self.refilled_at, now, self.max_jobs, self.per_seconds)
-
-
-@dataclass(slots=True)
-class QueueState:
-    """Everything the model keeps for one queue."""
-
-    jobs: dict[str, ModelJob] = field(default_factory=dict)
-    paused: bool = False
-    bucket: Bucket | None = None
-
-    def holder(self, dedupe_key: str) -> ModelJob | None:
-        """The live job holding ``dedupe_key`` (the dedupe index), if any."""
-        for job in self.jobs.values():
-            if job.dedupe_key == dedupe_key and job.state in LIVE:
-                return job
-        return None
-
-    def in_state(self, state: JobState) -> list[ModelJob]:
-        """The jobs in ``state``, in that state's listing order."""
-        return sorted((j for j in self.jobs.values() if j.state is state), key=listing_key)
 
 
 class ReferenceQueue:

@@ -18,7 +18,7 @@ import pytest
 
 from kmsg import JobState, NewJob
 from tests.conformance.support import Ping
-from tests.model.compare import HeldLease, SideBySide
+from tests.model.compare import HeldLease, SideBySide, paired
 from tests.model.driver import Driver
 from tests.model.reference import ReferenceQueue
 
@@ -69,9 +69,7 @@ class Script:
             lambda _: self.model.claim(queue, limit=limit, lease=300.0),
         )
         self.sides.same(f"claim {queue} limit={limit}", got, want)
-        assert isinstance(got, list)
-        assert isinstance(want, list)
-        return [HeldLease(g.lease, w.lease) for g, w in zip(got, want, strict=True)]
+        return paired(got, want)
 
     def dead_letter(self, held: HeldLease) -> None:
         """Fail a held job (its last attempt): it becomes a dead letter."""

@@ -11,7 +11,7 @@ from kmsg import Backoff, JobState, NewJob
 from kmsg.rules import MAX_ERRORS
 from kmsg.validation import STEP_JOBS
 from tests.conformance.support import Ping
-from tests.model.compare import HeldLease, SideBySide
+from tests.model.compare import HeldLease, SideBySide, paired
 from tests.model.driver import Driver
 from tests.model.reference import ReferenceQueue
 
@@ -30,9 +30,16 @@ def claim(sides: SideBySide, queue: str, limit: int) -> list[HeldLease]:
         lambda _: sides.model.claim(queue, limit=limit, lease=300.0),
     )
     sides.same(f"claim {queue} limit={limit}", got, want)
-    assert isinstance(got, list)
-    assert isinstance(want, list)
-    return [HeldLease(g.lease, w.lease) for g, w in zip(got, want, strict=True)]
+    return paired(got, want)
+
+
+def fail(sides: SideBySide, held: HeldLease, error: str) -> None:
+    """Fail the held job on both sides (compared)."""
+    sides.call(
+        f"fail {held.real.job_id}",
+        lambda q: q.fail(held.real, error),
+        lambda: sides.model.fail(held.model, error),
+    )
 
 
 @pytest.mark.model
@@ -49,11 +56,7 @@ def test_an_error_history_keeps_the_last_max_errors(driver: Driver) -> None:
     sides.call("enqueue", lambda q: q.enqueue_many([new]), lambda: sides.model.enqueue_many([new]))
     for attempt in range(1, MAX_ERRORS + 3):
         (held,) = claim(sides, queue, 1)
-        sides.call(
-            f"fail attempt {attempt}",
-            lambda q, held=held, n=attempt: q.fail(held.real, f"failure {n}"),
-            lambda held=held, n=attempt: sides.model.fail(held.model, f"failure {n}"),
-        )
+        fail(sides, held, f"failure {attempt}")
     (job,) = sides.model.jobs(queue)
     assert len(job.errors) == MAX_ERRORS
     assert job.errors[0].message == "failure 3"
