@@ -27,6 +27,8 @@ from kmsg.jobs import NewJob
 from kmsg.models import (
     Backoff,
     ClaimedJob,
+    Enqueued,
+    EnqueueOutcome,
     Job,
     JobError,
     JobPage,
@@ -50,6 +52,8 @@ __all__ = [
     "Backoff",
     "Capabilities",
     "ClaimedJob",
+    "EnqueueOutcome",
+    "Enqueued",
     "IncompleteBatch",
     "Job",
     "JobError",

@@ -15,6 +15,8 @@ from kmsg.rules import backoff_delay
 __all__ = [
     "Backoff",
     "ClaimedJob",
+    "EnqueueOutcome",
+    "Enqueued",
     "Job",
     "JobError",
     "JobPage",
@@ -60,6 +62,29 @@ class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         return backoff_delay(self.initial, self.factor, self.maximum, attempt)
+
+
+class EnqueueOutcome(enum.StrEnum):
+    """What an enqueue of one job did."""
+
+    CREATED = "created"
+    """A new job was stored."""
+    SAME_ID = "same_id"
+    """A job with this id existed already (in any state, finished ones too): nothing written."""
+    SAME_KEY = "same_key"
+    """A live job held the dedupe key: nothing written, and its id is returned."""
+
+
+class Enqueued(msgspec.Struct, frozen=True):
+    """One job of an enqueue: the id to use for it, and what the enqueue did."""
+
+    id: str
+    outcome: EnqueueOutcome
+
+    @property
+    def created(self) -> bool:
+        """Whether a new job was stored."""
+        return self.outcome is EnqueueOutcome.CREATED
 
 
 class JobError(msgspec.Struct, frozen=True, kw_only=True):

@@ -49,7 +49,16 @@ import msgspec
 from kmsg.errors import LeaseLost
 from kmsg.jobs import NewJob
 from kmsg.middleware import Middleware
-from kmsg.models import Backoff, ClaimedJob, Job, JobPage, JobState, Lease, QueueStats
+from kmsg.models import (
+    Backoff,
+    ClaimedJob,
+    Enqueued,
+    Job,
+    JobPage,
+    JobState,
+    Lease,
+    QueueStats,
+)
 
 __all__ = ["Capabilities", "JobQueue"]
 
@@ -141,6 +150,16 @@ class JobQueue(Protocol):
         order. If a later step fails, ``IncompleteBatch`` says which jobs are stored (every id
         was chosen before the first write, so sending the rest again with those ids is safe).
         Raises ``BackendFull`` (nothing of that step written) when the backend is out of memory.
+        """
+        ...
+
+    async def enqueue_results(self, jobs: Sequence[NewJob]) -> list[Enqueued]:
+        """:meth:`enqueue_many`, saying for each job what happened (in input order).
+
+        An :class:`~kmsg.Enqueued` holds the id to use for the job and its ``outcome``:
+        ``created`` (a new job was stored), ``same_id`` (a job with that id existed already, in
+        any state, finished ones too: nothing written) or ``same_key`` (a live job held the
+        dedupe key: nothing written, its id returned).
         """
         ...
 

@@ -29,7 +29,7 @@ from kmsg import operations as ops
 from kmsg.codec import PayloadCodec
 from kmsg.jobs import NewJob
 from kmsg.middleware import SyncMiddleware, SyncNext, chain_sync
-from kmsg.models import Backoff, Job, JobPage, JobState, QueueStats
+from kmsg.models import Backoff, Enqueued, Job, JobPage, JobState, QueueStats
 from kmsg.plans import Plan, run_sync
 from kmsg.queue import Capabilities
 from kmsg.urls import DEFAULT_QUEUE_URL, QUEUE_URL_ENV, opener_for
@@ -131,13 +131,17 @@ class SyncQueue:
             dedupe_key=dedupe_key,
             job_id=job_id,
         )
-        ids: list[str] = self._execute(ops.enqueue([new], self._codec))
-        return ids[0]
+        results: list[Enqueued] = self._execute(ops.enqueue([new], self._codec))
+        return results[0].id
 
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
         """Store a batch of jobs (see :meth:`kmsg.JobQueue.enqueue_many`)."""
-        ids: list[str] = self._execute(ops.enqueue(jobs, self._codec))
-        return ids
+        return [result.id for result in self.enqueue_results(jobs)]
+
+    def enqueue_results(self, jobs: Sequence[NewJob]) -> list[Enqueued]:
+        """Store a batch; what each enqueue did (see :meth:`kmsg.JobQueue.enqueue_results`)."""
+        results: list[Enqueued] = self._execute(ops.enqueue(jobs, self._codec))
+        return results
 
     def import_jobs(self, jobs: Sequence[Job]) -> int:
         """Write job snapshots as they are (see :meth:`kmsg.JobQueue.import_jobs`)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Final
 
@@ -118,10 +119,15 @@ def check_batch(count: int) -> None:
 
 
 def check_dedupe_key(value: object) -> str | None:
-    """None, or a non-empty printable string of at most 512 characters."""
+    """None, or a non-empty printable string of at most 512 characters, normalised to Unicode
+    NFC: keys that look the same are the same key (the composed and the decomposed spelling of
+    a Korean syllable or an accented letter dedupe onto one job)."""
     if value is None:
         return None
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_DEDUPE_KEY:
+    if not isinstance(value, str):
+        raise ValidationError(f"dedupe_key must be a string of 1-{MAX_DEDUPE_KEY} characters")
+    value = unicodedata.normalize("NFC", value)
+    if not 1 <= len(value) <= MAX_DEDUPE_KEY:
         raise ValidationError(f"dedupe_key must be a string of 1-{MAX_DEDUPE_KEY} characters")
     if not value.isprintable():
         raise ValidationError(f"dedupe_key must be printable, not {_shown(value)}")

@@ -24,7 +24,16 @@ from kmsg.codec import PayloadCodec
 from kmsg.errors import LeaseLost
 from kmsg.jobs import NewJob
 from kmsg.middleware import Middleware, Next, chain
-from kmsg.models import Backoff, ClaimedJob, Job, JobPage, JobState, Lease, QueueStats
+from kmsg.models import (
+    Backoff,
+    ClaimedJob,
+    Enqueued,
+    Job,
+    JobPage,
+    JobState,
+    Lease,
+    QueueStats,
+)
 from kmsg.queue import Capabilities
 from kmsg.validation import DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE
 
@@ -94,13 +103,17 @@ class QueueBase(ABC):
             dedupe_key=dedupe_key,
             job_id=job_id,
         )
-        ids: list[str] = await self._execute(ops.enqueue([new], self._codec))
-        return ids[0]
+        results: list[Enqueued] = await self._execute(ops.enqueue([new], self._codec))
+        return results[0].id
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[str]:
         """Store a batch of jobs (see :meth:`kmsg.JobQueue.enqueue_many`)."""
-        ids: list[str] = await self._execute(ops.enqueue(jobs, self._codec))
-        return ids
+        return [result.id for result in await self.enqueue_results(jobs)]
+
+    async def enqueue_results(self, jobs: Sequence[NewJob]) -> list[Enqueued]:
+        """Store a batch; what each enqueue did (see :meth:`kmsg.JobQueue.enqueue_results`)."""
+        results: list[Enqueued] = await self._execute(ops.enqueue(jobs, self._codec))
+        return results
 
     async def import_jobs(self, jobs: Sequence[Job]) -> int:
         """Write job snapshots as they are (see :meth:`kmsg.JobQueue.import_jobs`)."""

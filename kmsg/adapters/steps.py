@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from kmsg.errors import IncompleteBatch
 from kmsg.jobs import PreparedJob
+from kmsg.models import Enqueued
 from kmsg.plans import Plan
 from kmsg.validation import STEP_BYTES, STEP_JOBS
 
@@ -70,9 +71,10 @@ def batch_steps(jobs: Sequence[PreparedJob], *, per_queue: bool) -> list[list[in
 def in_steps(
     jobs: Sequence[PreparedJob],
     steps: list[list[int]],
-    write: Callable[[list[PreparedJob]], Plan[S, list[str]]],
-) -> Plan[S, list[str]]:
-    """Plan: ``write`` each step's jobs in turn; return every job's id in input order.
+    write: Callable[[list[PreparedJob]], Plan[S, list[Enqueued]]],
+) -> Plan[S, list[Enqueued]]:
+    """Plan: ``write`` each step's jobs in turn; return what each job's enqueue did, in input
+    order.
 
     If a step fails after an earlier one stored its jobs, ``IncompleteBatch`` (caused by the
     step's error) says which ids are stored; if the first step fails, its error is raised as is.
@@ -80,6 +82,7 @@ def in_steps(
     if len(steps) == 1:  # one atomic step: nothing can be half done
         return (yield from write(list(jobs)))
     ids = [job.id for job in jobs]
+    results: list[Enqueued | None] = [None] * len(jobs)
     stored: set[str] = set()
     for number, step in enumerate(steps):
         try:
@@ -94,7 +97,8 @@ def in_steps(
                 ids=ids,
                 stored=frozenset(stored),
             ) from exc
-        for index, job_id in zip(step, written, strict=True):
-            ids[index] = job_id
-        stored.update(written)
-    return ids
+        for index, result in zip(step, written, strict=True):
+            ids[index] = result.id
+            results[index] = result
+        stored.update(result.id for result in written)
+    return [result for result in results if result is not None]

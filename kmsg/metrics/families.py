@@ -3,7 +3,8 @@
 =======================================  =========  =============================================
 name                                     type       labels
 =======================================  =========  =============================================
-``kmsg_jobs_enqueued_total``             counter    queue, task (producer side, see ``producer``)
+``kmsg_jobs_enqueued_total``             counter    queue, task (jobs stored; producer side)
+``kmsg_jobs_deduplicated_total``         counter    queue, task (enqueues of an existing id/key)
 ``kmsg_jobs_completed_total``            counter    queue, task
 ``kmsg_jobs_retried_total``              counter    queue, task (a failed attempt that will rerun)
 ``kmsg_jobs_dead_total``                 counter    queue, task (dead-lettered)
@@ -46,7 +47,11 @@ class KmsgMetrics:
         def counter(name: str, doc: str) -> Counter:
             return Counter(name, doc, LABELS, registry=registry)
 
-        self.enqueued = counter("kmsg_jobs_enqueued", "Jobs accepted by enqueue.")
+        self.enqueued = counter("kmsg_jobs_enqueued", "Jobs stored by enqueue.")
+        self.deduplicated = counter(
+            "kmsg_jobs_deduplicated",
+            "Enqueues that stored nothing: the job id, or a live job's dedupe key, existed.",
+        )
         self.completed = counter("kmsg_jobs_completed", "Jobs completed by a worker.")
         self.retried = counter("kmsg_jobs_retried", "Failed attempts scheduled to run again.")
         self.dead = counter("kmsg_jobs_dead", "Jobs moved to the dead letters.")
@@ -72,6 +77,10 @@ class KmsgMetrics:
     def count_enqueued(self, queue: str, task: str, count: int = 1) -> None:
         """Producer-side hook: record ``count`` jobs of ``task`` enqueued on ``queue``."""
         self.enqueued.labels(queue, task).inc(count)
+
+    def count_deduplicated(self, queue: str, task: str, count: int = 1) -> None:
+        """Producer-side hook: record ``count`` enqueues that matched an existing job."""
+        self.deduplicated.labels(queue, task).inc(count)
 
 
 _lock = threading.Lock()

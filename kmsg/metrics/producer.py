@@ -2,10 +2,10 @@
 
 ``instrument(queue)`` adds an :class:`EnqueueCounter` to ``queue`` (``queue.use(...)``) and
 returns it: after each successful ``enqueue`` / ``enqueue_many`` (an ``Enqueue`` operation) it
-adds to ``kmsg_jobs_enqueued_total{queue,task}``, on async and sync queues alike. It counts
-accepted jobs: a dedupe hit or a replayed job id, which writes nothing, still counts, since the
-producer cannot tell them apart from the returned id. Code that enqueues otherwise can call
-``metrics_for().count_enqueued(...)``.
+adds the jobs stored to ``kmsg_jobs_enqueued_total{queue,task}`` and the enqueues that matched
+an existing job (a replayed id, a held dedupe key: nothing written) to
+``kmsg_jobs_deduplicated_total{queue,task}``, on async and sync queues alike. Code that enqueues
+otherwise can call ``metrics_for().count_enqueued(...)``.
 """
 
 from __future__ import annotations
@@ -29,23 +29,27 @@ class EnqueueCounter:
     async def __call__(self, operation: Operation, call_next: Next) -> Any:
         """Run the operation; count its jobs if it was an enqueue that succeeded."""
         result = await call_next(operation)
-        self._count(operation)
+        self._count(operation, result)
         return result
 
     def sync_call(self, operation: Operation, call_next: SyncNext) -> Any:
         """The same, for a sync queue."""
         result = call_next(operation)
-        self._count(operation)
+        self._count(operation, result)
         return result
 
-    def _count(self, operation: Operation) -> None:
+    def _count(self, operation: Operation, results: Any) -> None:
         if not isinstance(operation, Enqueue):
             return
-        tally: dict[tuple[str, str], int] = {}
-        for job in operation.jobs:
-            tally[(job.queue, job.task)] = tally.get((job.queue, job.task), 0) + 1
-        for (queue, task), count in tally.items():
-            self._metrics.count_enqueued(queue, task, count)
+        tally: dict[tuple[str, str, bool], int] = {}
+        for job, result in zip(operation.jobs, results, strict=True):
+            key = (job.queue, job.task, result.created)
+            tally[key] = tally.get(key, 0) + 1
+        for (queue, task, created), count in tally.items():
+            if created:
+                self._metrics.count_enqueued(queue, task, count)
+            else:
+                self._metrics.count_deduplicated(queue, task, count)
 
 
 def instrument(queue: JobQueue, metrics: KmsgMetrics | None = None) -> JobQueue:

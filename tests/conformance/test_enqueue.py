@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from typing import ClassVar
 
 import anyio
 import msgspec
 import pytest
 
-from kmsg import Backoff, JobQueue, JobState, NewJob, ValidationError
+from kmsg import Backoff, EnqueueOutcome, JobQueue, JobState, NewJob, ValidationError
 from tests.conformance.support import MARGIN, Ping, claim_one, enqueue_pings, ping_of
 
 pytestmark = pytest.mark.anyio
@@ -158,3 +159,41 @@ async def test_replayed_job_id_of_a_finished_job_does_not_revive_it(
     assert await queue.enqueue(Ping(n=1), queue=qname, job_id="once") == "once"
     assert (await queue.get(qname, "once")).state is JobState.COMPLETED
     assert await queue.claim(qname) == []
+
+
+async def test_enqueue_results_say_what_each_enqueue_did(queue: JobQueue, qname: str) -> None:
+    """created, same_id (a job with the id exists, finished or not), same_key (a live holder)."""
+    first = await queue.enqueue(Ping(n=1), queue=qname, dedupe_key="k", job_id="a")
+    done = await queue.enqueue(Ping(n=2), queue=qname, job_id="finished", max_attempts=1)
+    (claimed,) = [c for c in await queue.claim(qname, limit=2) if c.job.id == done]
+    await queue.complete(claimed.lease)
+    results = await queue.enqueue_results(
+        [
+            NewJob(payload=Ping(n=3), queue=qname, job_id="b"),
+            NewJob(payload=Ping(n=4), queue=qname, dedupe_key="k"),
+            NewJob(payload=Ping(n=5), queue=qname, job_id="a"),
+            NewJob(payload=Ping(n=6), queue=qname, job_id="finished"),
+            NewJob(payload=Ping(n=7), queue=qname, dedupe_key="k2"),
+            NewJob(payload=Ping(n=8), queue=qname, dedupe_key="k2"),
+        ]
+    )
+    assert [(r.id, r.outcome) for r in results[:4]] == [
+        ("b", EnqueueOutcome.CREATED),
+        (first, EnqueueOutcome.SAME_KEY),
+        ("a", EnqueueOutcome.SAME_ID),
+        ("finished", EnqueueOutcome.SAME_ID),
+    ]
+    assert results[4].created
+    assert (results[5].id, results[5].outcome) == (results[4].id, EnqueueOutcome.SAME_KEY)
+    assert (await queue.get(qname, "finished")).state is JobState.COMPLETED
+    assert (await queue.stats(qname)).total == 4
+
+
+async def test_dedupe_keys_are_compared_in_unicode_nfc(queue: JobQueue, qname: str) -> None:
+    """The composed and decomposed spellings of one text are one key (stored composed)."""
+    composed, decomposed = "\ud55c\uae00-\u00e9", "\u1112\u1161\u11ab\u1100\u1173\u11af-e\u0301"
+    assert composed != decomposed
+    assert unicodedata.normalize("NFC", decomposed) == composed
+    held = await queue.enqueue(Ping(n=1), queue=qname, dedupe_key=decomposed)
+    assert await queue.enqueue(Ping(n=2), queue=qname, dedupe_key=composed) == held
+    assert (await queue.get(qname, held)).dedupe_key == composed

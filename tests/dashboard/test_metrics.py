@@ -112,6 +112,10 @@ def test_instrumented_queue_counts_enqueues(harness: Harness) -> None:
     assert _value(registry, "kmsg_jobs_enqueued_total", queue="sms", task="SendSms") == 1.0
     assert _value(registry, "kmsg_jobs_enqueued_total", queue="ops", task="Ping") == 2.0
     assert harness.run(queue.stats, "ops").pending == 2
+    replayed = NewJob(payload=Ping(), queue="ops", job_id=ids[0])
+    assert harness.run(queue.enqueue_many, [replayed]) == [ids[0]]
+    assert _value(registry, "kmsg_jobs_enqueued_total", queue="ops", task="Ping") == 2.0
+    assert _value(registry, "kmsg_jobs_deduplicated_total", queue="ops", task="Ping") == 1.0
 
 
 def test_metrics_server_serves_the_registry() -> None:

@@ -35,7 +35,17 @@ from kmsg.adapters.redis.records import (
 from kmsg.adapters.steps import batch_steps, chunks, in_steps, sized_steps
 from kmsg.errors import JobNotFound, LeaseLost
 from kmsg.jobs import PreparedJob
-from kmsg.models import ClaimedJob, Job, JobPage, JobState, Lease, QueueStats, RateLimit
+from kmsg.models import (
+    ClaimedJob,
+    Enqueued,
+    EnqueueOutcome,
+    Job,
+    JobPage,
+    JobState,
+    Lease,
+    QueueStats,
+    RateLimit,
+)
 from kmsg.outcomes import Lost, lease_lost
 from kmsg.plans import Plan, Planner, handles
 from kmsg.validation import STEP_JOBS
@@ -44,6 +54,11 @@ __all__ = ["Command", "RedisPlanner", "ScanKeys", "Script", "Step", "claimed_job
 
 _log = logging.getLogger("kmsg.adapters.redis")
 _LOST: Final = {why.value.encode(): why for why in Lost}
+_OUTCOMES: Final = {
+    b"new": EnqueueOutcome.CREATED,
+    b"id": EnqueueOutcome.SAME_ID,
+    b"key": EnqueueOutcome.SAME_KEY,
+}
 _MAX_STEPS: Final = 10_000_000
 """A bound on the steps of one bulk call (each step moves up to STEP_JOBS jobs out of reach)."""
 
@@ -100,12 +115,15 @@ class RedisPlanner(Planner):
         jobs = operation.jobs
         return (yield from in_steps(jobs, batch_steps(jobs, per_queue=True), self._enqueue_step))
 
-    def _enqueue_step(self, jobs: list[PreparedJob]) -> Plan[Step, list[str]]:
+    def _enqueue_step(self, jobs: list[PreparedJob]) -> Plan[Step, list[Enqueued]]:
         args: list[Any] = [len(jobs)]
         for job in jobs:
             args += new_job_args(job)
         reply = yield Script("enqueue", jobs[0].queue, args)
-        return [job_id.decode() for job_id in reply[::2]]
+        return [
+            Enqueued(job_id.decode(), _OUTCOMES[how])
+            for job_id, how in zip(reply[::2], reply[1::2], strict=True)
+        ]
 
     @handles(ops.Import)
     def _import(self, operation: ops.Import) -> RedisPlan:

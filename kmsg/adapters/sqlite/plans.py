@@ -23,7 +23,7 @@ from kmsg.adapters.sqlite import consuming, housekeeping, producing, reading
 from kmsg.adapters.steps import batch_steps, chunks, in_steps, most_steps, sized_steps
 from kmsg.errors import LeaseLost
 from kmsg.jobs import PreparedJob
-from kmsg.models import JobState
+from kmsg.models import Enqueued, JobState
 from kmsg.plans import Plan, Planner, handles
 from kmsg.validation import STEP_JOBS
 
@@ -84,10 +84,10 @@ class SQLitePlanner(Planner):
         jobs = operation.jobs
         return (yield from in_steps(jobs, batch_steps(jobs, per_queue=False), self._insert))
 
-    def _insert(self, jobs: list[PreparedJob]) -> Plan[Step, list[str]]:
+    def _insert(self, jobs: list[PreparedJob]) -> Plan[Step, list[Enqueued]]:
         body = _body(producing.insert_jobs, jobs, self._path)
-        ids: list[str] = yield Write(body, len(jobs), wakes=True)
-        return ids
+        results: list[Enqueued] = yield Write(body, len(jobs), wakes=True)
+        return results
 
     @handles(ops.Import)
     def _import(self, operation: ops.Import) -> SQLitePlan:

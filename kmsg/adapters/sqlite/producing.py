@@ -15,7 +15,7 @@ from kmsg.adapters.sqlite.rows import encode_errors
 from kmsg.adapters.sqlite.space import JOB_OVERHEAD, check_room
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.jobs import PreparedJob
-from kmsg.models import Job, JobState
+from kmsg.models import Enqueued, EnqueueOutcome, Job, JobState
 from kmsg.rules import due_time
 
 __all__ = ["import_jobs", "import_size", "insert_jobs"]
@@ -45,22 +45,24 @@ def _touch_queues(connection: sqlite3.Connection, queues: Sequence[str]) -> None
     connection.executemany(sql("touch_queue"), [{"queue": q} for q in dict.fromkeys(queues)])
 
 
-def _insert_one(connection: sqlite3.Connection, params: dict[str, Any]) -> str:
-    """Insert one job, or return the id of the job that makes it a replay or a duplicate."""
+def _insert_one(connection: sqlite3.Connection, params: dict[str, Any]) -> Enqueued:
+    """Insert one job, or name the job that makes it a replay or a duplicate."""
+    job_id = str(params["id"])
     if connection.execute(sql("insert_job"), params).rowcount:
-        return str(params["id"])
+        return Enqueued(job_id, EnqueueOutcome.CREATED)
     if connection.execute(sql("find_id"), params).fetchone() is not None:
-        return str(params["id"])
+        return Enqueued(job_id, EnqueueOutcome.SAME_ID)
     holder = connection.execute(sql("find_dedupe"), params).fetchone()
     if holder is None:  # pragma: no cover - OR IGNORE only skips on the two unique indexes
-        raise RuntimeError(f"job {params['id']!r} was neither inserted nor found")
-    return str(holder[0])
+        raise RuntimeError(f"job {job_id!r} was neither inserted nor found")
+    return Enqueued(str(holder[0]), EnqueueOutcome.SAME_KEY)
 
 
 def insert_jobs(
     connection: sqlite3.Connection, now: float, jobs: Sequence[PreparedJob], path: Path
-) -> list[str]:
-    """Insert ``jobs`` in order; return each one's id, or the id of the job it deduped onto.
+) -> list[Enqueued]:
+    """Insert ``jobs`` in order; for each, its id (or the id of the job it deduped onto) and
+    what happened.
 
     Fast path: one ``executemany``. If any row was skipped (a replayed id or a held dedupe key),
     the batch is rolled back to a savepoint and redone row by row to learn which.
@@ -74,7 +76,7 @@ def insert_jobs(
     connection.execute("SAVEPOINT kmsg_batch")
     if connection.executemany(sql("insert_job"), params).rowcount == len(params):
         connection.execute("RELEASE kmsg_batch")
-        return [job.id for job in jobs]
+        return [Enqueued(job.id, EnqueueOutcome.CREATED) for job in jobs]
     connection.execute("ROLLBACK TO kmsg_batch")
     connection.execute("RELEASE kmsg_batch")
     return [_insert_one(connection, row) for row in params]
