@@ -387,10 +387,14 @@ class JobQueue(Protocol):
     async def set_rate_limit(
         self, queue: str, max_jobs: int | None, per_seconds: float = 1.0
     ) -> None:
-        """Allow at most ``max_jobs`` claims per ``per_seconds`` across every claimer.
+        """Rate-limit claims of the queue across every claimer with a token bucket.
 
-        Enforced inside ``claim`` as a token bucket holding up to ``max_jobs`` tokens, refilled at
-        ``max_jobs / per_seconds`` a second; a new or changed limit starts with a full bucket.
+        Enforced inside ``claim``: the bucket holds up to ``max_jobs`` tokens and refills evenly
+        at ``max_jobs / per_seconds`` tokens a second; each claimed job takes one token (a claim
+        takes at most the whole tokens there are). So up to ``max_jobs`` claims may come in a
+        burst, and over a long stretch at most ``max_jobs`` per ``per_seconds`` on average; any
+        one window of ``per_seconds`` can see up to ``2 * max_jobs`` (a full bucket plus what
+        refills during the window). A new or changed limit starts with a full bucket.
         ``max_jobs=None`` removes the limit. Raises ``ValidationError`` if ``max_jobs < 1`` or
         ``per_seconds`` is not a positive number.
         """

@@ -127,7 +127,7 @@ def resume_cmd(state: CliState, queue_name: str) -> None:
     type=DURATION,
     default="1s",
     show_default=True,
-    help="The window MAX_JOBS applies to.",
+    help="Refill time of a full bucket: MAX_JOBS tokens come back every PER.",
 )
 @click.option("--off", is_flag=True, help="Remove the rate limit.")
 @queue_option()
@@ -135,14 +135,24 @@ def resume_cmd(state: CliState, queue_name: str) -> None:
 def rate_limit_cmd(
     state: CliState, max_jobs: int | None, per_seconds: float, off: bool, queue_name: str
 ) -> None:
-    """Allow at most MAX_JOBS claims per window across every worker (or --off)."""
+    """Rate-limit claims across every worker with a token bucket (or --off).
+
+    The bucket holds MAX_JOBS tokens and refills at MAX_JOBS per PER (evenly, not all at
+    once); each claimed job takes a token. So a burst of up to MAX_JOBS claims can happen at
+    once, and over any long stretch at most MAX_JOBS per PER on average (in any one window of
+    length PER, up to twice MAX_JOBS: a full bucket plus its refill). A new or changed limit
+    starts with a full bucket.
+    """
     if (max_jobs is None) != off:
         raise click.UsageError("give MAX_JOBS or --off (not both)")
     run_with_queue(state, lambda queue: queue.set_rate_limit(queue_name, max_jobs, per_seconds))
     if max_jobs is None:
         click.echo(f"rate limit removed from {queue_name}")
     else:
-        click.echo(f"rate limit of {queue_name}: {max_jobs} per {per_seconds:g}s")
+        click.echo(
+            f"rate limit of {queue_name}: a bucket of {max_jobs} tokens, refilled at"
+            f" {max_jobs} per {per_seconds:g}s"
+        )
 
 
 @queue_group.command("cleanup")
