@@ -80,7 +80,8 @@ SERVER_EXAMPLES: Final = 40
 
 
 class QueueMachine(RuleBasedStateMachine):
-    """One queue of a real backend and the same queue in the model, driven side by side."""
+    """A queue of a real backend and the same queue in the model, driven side by side (with
+    a second queue that dead letters may be moved to)."""
 
     def __init__(self, driver: Driver) -> None:
         super().__init__()
@@ -91,7 +92,7 @@ class QueueMachine(RuleBasedStateMachine):
         self.other = f"{self.queue}-to"
         """Where ``retry_failed(..., to_queue=...)`` moves dead letters."""
         self.moves = driver.capabilities.atomic_cross_queue_move
-        """Whether dead letters are moved across queues (see ``MOVES``)."""
+        """Whether dead letters are moved across queues (the module docstring says when)."""
         self.leases: list[HeldLease] = []
         self.payloads = itertools.count()
         self.choices = list(WEIGHTED)
@@ -156,8 +157,8 @@ class QueueMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def step(self, data: st.DataObject) -> None:
-        """One operation, drawn by weight (``options.OPERATIONS``); one that needs a lease when none
-        was ever issued is a ``claim`` instead."""
+        """One operation, drawn by weight (``options.OPERATIONS``); one that needs a lease
+        when none was ever issued is a ``claim`` instead."""
         name = data.draw(st.sampled_from(self.choices), label="operation")
         if name in NEEDS_LEASE and not self.leases:
             name = "claim"
