@@ -67,13 +67,15 @@ class KMsg:
         """The provider's name."""
         return self.provider.name
 
-    async def send(self, message: Message) -> SendResult:
-        """Send ``message`` now, running the hooks; re-raise the provider's error after on_error."""
+    async def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
+        """Send ``message`` now, running the hooks; re-raise the provider's error after on_error.
+
+        ``idempotency_key`` goes to the provider (see :mod:`kmsg.messaging.provider`)."""
         hooks = self.hooks
         if hooks.before_send is not None:
             await hooks.before_send(message)
         try:
-            result = await self.provider.send(message)
+            result = await self.provider.send(message, idempotency_key=idempotency_key)
         except Exception as exc:
             if hooks.on_error is not None:
                 await hooks.on_error(message, exc)

@@ -1,7 +1,9 @@
 """``HttpProvider``: send messages through a JSON HTTP SMS gateway (``pip install "kmsg[http]"``).
 
-The request is ``POST <url>`` with the message as JSON (the tagged union, ``"type"`` included) and
-an auth header. A 2xx reply must be a JSON object with a ``message_id`` string. Everything else
+The request is ``POST <url>`` with the message as JSON (the tagged union, ``"type"`` included), an
+auth header, and the send's ``Idempotency-Key`` header when it has a key (every attempt of one
+message carries the same key, so a gateway that honours the header delivers it once). A 2xx reply
+must be a JSON object with a ``message_id`` string. Everything else
 becomes a :class:`~kmsg.ProviderError`:
 
 ====================================  ==========================  =========
@@ -123,13 +125,16 @@ class HttpProvider:
         if self._owns_client:
             await self._client.aclose()
 
-    async def send(self, message: Message) -> SendResult:
+    async def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
         """POST ``message`` to the gateway; map the reply as the module docstring's table says."""
+        headers = self._headers
+        if idempotency_key is not None:
+            headers = {**headers, "Idempotency-Key": idempotency_key}
         try:
             response = await self._client.post(
                 self.url,
                 content=self._encoder.encode(message),
-                headers=self._headers,
+                headers=headers,
                 timeout=self._timeout,
             )
         except httpx.TimeoutException as exc:

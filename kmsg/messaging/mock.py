@@ -9,6 +9,11 @@ Every send is recorded in :attr:`MockProvider.history`, failures included.
 AlimTalk sends look their template up in :attr:`MockProvider.templates`: a missing code fails
 with ``TEMPLATE_NOT_FOUND``, a template not approved or a missing ``#{var}`` with
 ``INVALID_REQUEST`` (neither retryable), as a real gateway answers.
+
+With ``idempotent=True`` it acts as a gateway that honours idempotency keys: a send whose key it
+has accepted before returns that first result again and delivers nothing (counted in
+:attr:`MockProvider.suppressed`); otherwise every accepted send is a delivery, and
+:attr:`MockProvider.repeated_keys` counts the keys delivered more than once.
 """
 
 from __future__ import annotations
@@ -87,6 +92,7 @@ class MockCall:
     result: SendResult | None
     error: ProviderError | None
     latency: float = 0.0
+    idempotency_key: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -109,6 +115,7 @@ class MockProvider:
         latency: tuple[float, float] = (0.0, 0.0),
         seed: int | None = None,
         clock: Callable[[], float] = time.time,
+        idempotent: bool = False,
     ) -> None:
         if not 0.0 <= failure_rate <= 1.0:
             raise ValidationError(f"failure_rate must be between 0 and 1, not {failure_rate}")
@@ -124,6 +131,10 @@ class MockProvider:
         self._ids = itertools.count(1)
         self.history: list[MockCall] = []
         """Every send so far, in order, failures included."""
+        self._idempotent = idempotent
+        self._accepted: dict[str, SendResult] = {}
+        self.suppressed = 0
+        """Sends answered from an earlier acceptance of their key (``idempotent=True``)."""
         self.templates = InMemoryTemplateStore(clock=clock)
         """The templates AlimTalk sends are checked against and rendered from."""
 
@@ -137,6 +148,15 @@ class MockProvider:
         """The messages sent successfully, in order."""
         return [call.message for call in self.history if call.ok]
 
+    @property
+    def repeated_keys(self) -> int:
+        """Idempotency keys delivered more than once (0 when ``idempotent=True``)."""
+        counts: dict[str, int] = {}
+        for call in self.history:
+            if call.ok and call.idempotency_key is not None:
+                counts[call.idempotency_key] = counts.get(call.idempotency_key, 0) + 1
+        return sum(1 for count in counts.values() if count > 1)
+
     def script(self, *scenarios: Scenario) -> None:
         """Queue outcomes for the next sends, one each, before the handler or the coin decide."""
         self._script.extend(scenarios)
@@ -147,8 +167,14 @@ class MockProvider:
         """Make the next ``count`` sends fail with ``code``."""
         self.script(*[Fail(code)] * count)
 
-    async def send(self, message: Message) -> SendResult:
-        """Play the next scenario for ``message``; record and return or raise its outcome."""
+    async def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
+        """Play the next scenario for ``message``; record and return or raise its outcome.
+
+        With ``idempotent=True``, a key accepted before returns its first result, delivering
+        nothing."""
+        if self._idempotent and idempotency_key in self._accepted:
+            self.suppressed += 1
+            return self._accepted[idempotency_key]
         scenario = self._next_scenario(message)
         low, high = self._latency
         latency = self._random.uniform(low, high) if high > 0 else 0.0
@@ -157,9 +183,11 @@ class MockProvider:
         try:
             result = await self._play(scenario, message)
         except ProviderError as exc:
-            self.history.append(MockCall(message, None, exc, latency))
+            self.history.append(MockCall(message, None, exc, latency, idempotency_key))
             raise
-        self.history.append(MockCall(message, result, None, latency))
+        self.history.append(MockCall(message, result, None, latency, idempotency_key))
+        if self._idempotent and idempotency_key is not None:
+            self._accepted[idempotency_key] = result
         return result
 
     def _next_scenario(self, message: Message) -> Scenario:

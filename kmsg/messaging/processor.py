@@ -16,6 +16,11 @@ Four job types (payload Structs, named by ``__kmsg_task__``):
 * ``update_delivery_status`` (:class:`UpdateDeliveryStatusJob`): record a carrier's delivery report
   in the processor's :class:`~kmsg.messaging.delivery.DeliveryStore`.
 
+Every send carries the idempotency key :func:`send_key` (``kmsg:<queue>:<job id>``): the same for
+every attempt of one job, and so of one recipient. A gateway that honours it delivers a message
+once even when a worker dies after the gateway accepted the send and before the job was
+acknowledged (the job then runs again).
+
 Provider errors steer the job: a retryable ``ProviderError`` raises ``Retry(after=retry_after)``
 (the provider's ``Retry-After`` when it gave one, else the worker's backoff), a non-retryable one
 raises ``NonRetryable`` and the job is dead-lettered at once.
@@ -45,6 +50,7 @@ __all__ = [
     "SendScheduledMessageJob",
     "UpdateDeliveryStatusJob",
     "fan_out",
+    "send_key",
 ]
 
 MAX_BULK: Final = MAX_BATCH
@@ -88,6 +94,12 @@ class UpdateDeliveryStatusJob(
 
     __kmsg_task__: ClassVar[str] = "update_delivery_status"
     report: DeliveryReport
+
+
+def send_key(job: Job) -> str:
+    """The idempotency key of the send a job makes: ``kmsg:<queue>:<job id>``, the same for
+    every attempt of the job (and per recipient: a bulk send has one job per recipient)."""
+    return f"kmsg:{job.queue}:{job.id}"
 
 
 class BulkSendResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -140,11 +152,11 @@ class MessageJobProcessor:
 
     async def send_message(self, job: SendMessageJob) -> SendResult:
         """Handler of ``send_message``: send the message, return the provider's result."""
-        return await self._send(job.message)
+        return await self._send(job.message, send_key(current_job().job))
 
     async def send_scheduled_message(self, job: SendScheduledMessageJob) -> SendResult:
         """Handler of ``send_scheduled_message``: sends like ``send_message`` once due."""
-        return await self._send(job.message)
+        return await self._send(job.message, send_key(current_job().job))
 
     async def send_bulk_messages(self, job: SendBulkMessagesJob) -> BulkSendResult:
         """Handler of ``send_bulk_messages``: fan out one job per recipient (module docstring)."""
@@ -159,9 +171,9 @@ class MessageJobProcessor:
         """Handler of ``update_delivery_status``: keep the report in the delivery store."""
         await self.delivery_store.record(job.report)
 
-    async def _send(self, message: Message) -> SendResult:
+    async def _send(self, message: Message, key: str) -> SendResult:
         try:
-            return await self.provider.send(message)
+            return await self.provider.send(message, idempotency_key=key)
         except ProviderError as exc:
             if exc.retryable:
                 raise Retry(after=exc.retry_after, reason=str(exc)) from exc

@@ -5,6 +5,14 @@ A provider turns a :data:`~kmsg.messaging.models.Message` into a
 says whether trying again may help (``ProviderError.retryable``) and, for ``RATE_LIMIT_EXCEEDED``,
 how long to wait (``retry_after``). Any other exception is a bug in the provider.
 
+**Idempotency.** Each send may carry an ``idempotency_key``: the same key for every attempt of the
+same message to the same recipient (kmsg's message processor passes ``kmsg:<queue>:<job id>``;
+a bulk send fans out to one job per recipient, so the key is per recipient). A provider passes it
+to a gateway that deduplicates (HTTP: the ``Idempotency-Key`` header), so a send repeated after a
+worker crashed between the gateway's acceptance and the job's acknowledgement is not delivered
+twice. A gateway that ignores keys delivers it twice: at-least-once, and nothing more can be done
+from the sending side.
+
 Third-party providers register a factory under the entry-point group ``kmsg.providers``; kmsg
 registers ``mock`` (:class:`~kmsg.messaging.mock.MockProvider`) and ``http``
 (:class:`~kmsg.messaging.http.HttpProvider`)::
@@ -35,8 +43,12 @@ class Provider(Protocol):
         """A short name for results and logs (``"mock"``, ``"http"``)."""
         ...
 
-    async def send(self, message: Message) -> SendResult:
-        """Send ``message``; raise ``ProviderError`` (with a code) if it was refused or failed."""
+    async def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
+        """Send ``message``; raise ``ProviderError`` (with a code) if it was refused or failed.
+
+        ``idempotency_key`` is the same for every attempt to deliver this message (module
+        docstring); pass it on to a gateway that deduplicates.
+        """
         ...
 
 

@@ -102,6 +102,15 @@ async def test_a_send_posts_the_message_as_json(gateway: Gateway) -> None:
     assert msgspec.json.decode(body)["type"] == "SMS"
 
 
+async def test_the_idempotency_key_goes_in_its_header(gateway: Gateway) -> None:
+    async with HttpProvider(f"{gateway.url}/ok") as http:
+        await http.send(MESSAGE, idempotency_key="kmsg:sms:01JOB")
+        await http.send(MESSAGE)
+    (_, with_key, _), (_, without, _) = gateway.requests
+    assert with_key["Idempotency-Key"] == "kmsg:sms:01JOB"
+    assert "Idempotency-Key" not in without
+
+
 async def test_a_custom_auth_header_without_scheme(gateway: Gateway) -> None:
     async with HttpProvider(
         f"{gateway.url}/ok", api_key="k", auth_header="X-Api-Key", auth_scheme=None

@@ -185,3 +185,21 @@ async def test_load_provider_finds_the_mock_by_entry_point() -> None:
 async def test_load_provider_refuses_an_unknown_name() -> None:
     with pytest.raises(ValidationError, match=r"no message provider named 'nope'.*'mock'"):
         load_provider("nope")
+
+
+async def test_an_idempotent_mock_delivers_a_key_once_and_answers_repeats_alike() -> None:
+    provider = MockProvider(idempotent=True)
+    first = await provider.send(Sms(to="01012345678", text="a"), idempotency_key="k1")
+    again = await provider.send(Sms(to="01012345678", text="a"), idempotency_key="k1")
+    other = await provider.send(Sms(to="01012345678", text="a"), idempotency_key="k2")
+    assert again == first
+    assert other.message_id != first.message_id
+    assert (len(provider.sent), provider.suppressed, provider.repeated_keys) == (2, 1, 0)
+
+
+async def test_a_plain_mock_delivers_a_repeated_key_again_and_counts_it() -> None:
+    provider = MockProvider()
+    for _ in range(2):
+        await provider.send(Sms(to="01012345678", text="a"), idempotency_key="k1")
+    await provider.send(Sms(to="01012345678", text="a"))
+    assert (len(provider.sent), provider.suppressed, provider.repeated_keys) == (3, 0, 1)

@@ -227,3 +227,21 @@ def test_a_bulk_names_each_recipient_once() -> None:
         SendBulkMessagesJob(messages=(sms(1), Sms(to="+82 10-5555-0001", text="again")))
     with pytest.raises(ValidationError, match="1-10000"):
         SendBulkMessagesJob(messages=())
+
+
+async def test_every_attempt_of_a_send_carries_one_idempotency_key(
+    queue: JobQueue, qname: str
+) -> None:
+    """Retries of one job send under one key; a bulk send gives each recipient its own."""
+    provider = MockProvider()
+    provider.mock_failure(2)
+    kmsg_ = KMsg(provider, queue, queue_name=qname, max_attempts=3, backoff=FAST)
+    job_id = await kmsg_.enqueue(sms(1))
+    await run(worker_for(queue, qname, MessageJobProcessor(provider)))
+    bulk = await queue.enqueue(
+        SendBulkMessagesJob(messages=(sms(2), sms(3))), queue=qname, backoff=FAST
+    )
+    await run(worker_for(queue, qname, MessageJobProcessor(provider)))
+    keys = Counter(call.idempotency_key for call in provider.history)
+    assert keys[f"kmsg:{qname}:{job_id}"] == 3
+    assert keys[f"kmsg:{qname}:{bulk}.0"] == keys[f"kmsg:{qname}:{bulk}.1"] == 1

@@ -16,6 +16,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 import msgspec
@@ -45,6 +46,17 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--mode", choices=("ok", "raise", "suicide"), default="ok")
     parser.add_argument("--grace", type=float, default=10.0)
     parser.add_argument("--skew", type=float, default=0.0, help="seconds added to time.time")
+    parser.add_argument(
+        "--gateway",
+        default="",
+        help="also send messages: send_message jobs go to this HTTP gateway (HttpProvider)",
+    )
+    parser.add_argument(
+        "--die-after-sends",
+        type=int,
+        default=0,
+        help="SIGKILL this process right after the gateway accepted this many sends",
+    )
     return parser.parse_args()
 
 
@@ -87,9 +99,46 @@ async def main(args: argparse.Namespace) -> None:
                 raise Poison(f"poison job {msg.n}")
             ledger.write("end", job=job.id, token=token, outcome="ok")
 
+        if args.gateway:
+            await _serve_messages(worker, args, ledger, worker.run)
+            ledger.write("exit")
+            return
         ledger.write("ready", skew=time.time() - now())
         await worker.run()
     ledger.write("exit")
+
+
+async def _serve_messages(worker: Any, args: argparse.Namespace, ledger: Any, run: Any) -> None:
+    """Register the message handlers, sending through the gateway; die after N sends if told."""
+    from kmsg.messaging import MessageJobProcessor
+    from kmsg.messaging.http import HttpProvider
+    from tests.reliability.ledger import now
+
+    async with HttpProvider(args.gateway) as gateway:
+        provider = _DyingProvider(gateway, args.die_after_sends, ledger)
+        MessageJobProcessor(provider).register(worker)
+        ledger.write("ready", skew=time.time() - now())
+        await run()
+
+
+class _DyingProvider:
+    """A provider that SIGKILLs its process right after its Nth accepted send (before the ack)."""
+
+    def __init__(self, inner: Any, die_after: int, ledger: Any) -> None:
+        self._inner = inner
+        self._left = die_after
+        self._ledger = ledger
+        self.name = inner.name
+
+    async def send(self, message: Any, *, idempotency_key: str | None = None) -> Any:
+        result = await self._inner.send(message, idempotency_key=idempotency_key)
+        self._ledger.write("sent", key=idempotency_key, to=message.to)
+        if self._left:
+            self._left -= 1
+            if not self._left:
+                self._ledger.write("fault", kind="kill", target=self._ledger.pid)
+                os.kill(os.getpid(), signal.SIGKILL)
+        return result
 
 
 if __name__ == "__main__":
