@@ -80,6 +80,7 @@ OPERATIONS: Final = {
     "get": 1,
     "stats": 1,
     "list_jobs": 1,
+    "peek": 1,
 }
 """Each operation a step may run, and its weight (how often it is drawn, relatively)."""
 WEIGHTED: Final = tuple(name for name, weight in OPERATIONS.items() for _ in range(weight))
