@@ -36,6 +36,9 @@ from kmsg.models import (
     Lease,
     QueueStats,
     RateLimit,
+    RetryResult,
+    Skipped,
+    SkipReason,
 )
 from kmsg.queue import Capabilities, JobQueue
 from kmsg.urls import open_queue, redact_url
@@ -74,6 +77,9 @@ __all__ = [
     "ProviderErrorCode",
     "QueueStats",
     "RateLimit",
+    "RetryResult",
+    "SkipReason",
+    "Skipped",
     "TaskRegistry",
     "ValidationError",
     "__version__",

@@ -7,6 +7,7 @@ handle to live storage.
 from __future__ import annotations
 
 import enum
+from typing import Final
 
 import msgspec
 
@@ -24,6 +25,11 @@ __all__ = [
     "Lease",
     "QueueStats",
     "RateLimit",
+    "MAX_SKIPS_LISTED",
+    "RetryResult",
+    "SkipReason",
+    "Skipped",
+    "skipped_result",
 ]
 
 
@@ -204,3 +210,67 @@ class JobPage(msgspec.Struct, frozen=True, kw_only=True):
 
     jobs: tuple[Job, ...]
     next_cursor: str | None
+
+
+class SkipReason(enum.StrEnum):
+    """Why ``retry_failed`` left a job where it was."""
+
+    NOT_FOUND = "not_found"
+    """No job with that id is in the queue."""
+    NOT_DEAD = "not_dead"
+    """The job is not a dead letter (it is pending, running, completed or cancelled)."""
+    KEY_HELD = "key_held"
+    """Another live job holds the dead letter's dedupe key (``holder``): redriving it would make
+    two live jobs with one key. It stays dead; retry it once the holder is done."""
+    ID_TAKEN = "id_taken"
+    """The target queue already has a job with that id (a move to another queue)."""
+
+
+class Skipped(msgspec.Struct, frozen=True, kw_only=True):
+    """A dead letter (or id) ``retry_failed`` did not move, and why."""
+
+    job_id: str
+    reason: SkipReason
+    holder: str | None = None
+
+    def describe(self) -> str:
+        """One line for people: the job and why it was left (ids are plain name characters)."""
+        why = {
+            SkipReason.NOT_FOUND: "no such job",
+            SkipReason.NOT_DEAD: "not a dead letter",
+            SkipReason.KEY_HELD: f"its dedupe key is held by live job {self.holder}",
+            SkipReason.ID_TAKEN: "the target queue already has a job with this id",
+        }[self.reason]
+        return f"{self.job_id}: {why}"
+
+
+class RetryResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``retry_failed`` did: how many dead letters went back, and the ones it skipped.
+
+    ``skipped`` lists at most ``MAX_SKIPS_LISTED`` of them (the first met); ``skipped_count``
+    counts them all. A call that moved nothing always says why in ``skipped``, unless there was
+    nothing to retry.
+    """
+
+    moved: int
+    skipped: tuple[Skipped, ...] = ()
+    skipped_count: int = 0
+
+    def __add__(self, other: RetryResult) -> RetryResult:
+        """Two steps' results as one (the list of skips kept to ``MAX_SKIPS_LISTED``)."""
+        return RetryResult(
+            moved=self.moved + other.moved,
+            skipped=(*self.skipped, *other.skipped)[:MAX_SKIPS_LISTED],
+            skipped_count=self.skipped_count + other.skipped_count,
+        )
+
+
+def skipped_result(skipped: list[Skipped], moved: int) -> RetryResult:
+    """One step's :class:`RetryResult`."""
+    return RetryResult(
+        moved=moved, skipped=tuple(skipped[:MAX_SKIPS_LISTED]), skipped_count=len(skipped)
+    )
+
+
+MAX_SKIPS_LISTED: Final = 1000
+"""The most skipped jobs a :class:`RetryResult` lists (it counts them all)."""

@@ -58,6 +58,7 @@ from kmsg.models import (
     JobState,
     Lease,
     QueueStats,
+    RetryResult,
 )
 
 __all__ = ["Capabilities", "JobQueue"]
@@ -171,9 +172,9 @@ class JobQueue(Protocol):
         """Claim up to ``limit`` due jobs (at most ``STEP_JOBS``, 500, in one call); return
         ``[]`` when none is due.
 
-        In one atomic step: move due ``delayed`` jobs to ``pending``; end expired leases (each
-        counts as a failed attempt with error type ``LeaseExpired``: retried with backoff if
-        attempts remain, else ``failed``; a job whose cancel was requested becomes ``cancelled``);
+        In one atomic step: end expired leases (each counts as a failed attempt with error type
+        ``LeaseExpired``: retried with backoff if attempts remain, else ``failed``; a job whose
+        cancel was requested becomes ``cancelled``); move due ``delayed`` jobs to ``pending``;
         then take the best pending jobs (priority desc, run_at, enqueue order), for each adding 1
         to ``attempts``, setting ``processing``, ``lease_until = now + lease`` (default: the job's
         own lease) and a fresh lease token. A paused queue returns ``[]``; a rate limit caps how
@@ -318,14 +319,22 @@ class JobQueue(Protocol):
         job_ids: Iterable[str] | None = None,
         *,
         to_queue: str | None = None,
-    ) -> int:
-        """Send dead letters back to ``pending``; return how many moved.
+    ) -> RetryResult:
+        """Send dead letters back to ``pending``; say how many moved and which were skipped, why.
 
         ``job_ids=None`` means every dead letter of the queue that failed before the call began
-        (one that fails again meanwhile is not chased). Attempts are reset to 0; the error
-        history is kept. Ids that are not dead letters are skipped. With ``to_queue`` the jobs
+        (one that fails again meanwhile is not chased), oldest first; named ids go in the order
+        given. Attempts are reset to 0; the error history is kept. With ``to_queue`` the jobs
         move to that queue, keeping their ids (see ``Capabilities.atomic_cross_queue_move``).
         Runs in bounded steps (module docstring).
+
+        Never two live jobs with one dedupe key: a dead letter whose key a live job of the
+        target queue holds is skipped (``SkipReason.KEY_HELD``, with the holder's id) and stays
+        dead; retry it once the holder has finished. Also skipped, each with its reason: ids
+        with no job (``NOT_FOUND``), jobs that are not dead letters (``NOT_DEAD``), and on a
+        move, ids the target queue already has (``ID_TAKEN``). Within its queue a redriven job
+        keeps its enqueue place among equals; moved to another queue it is enqueued there anew,
+        after the jobs already there.
         """
         ...
 
@@ -368,7 +377,7 @@ class JobQueue(Protocol):
         ...
 
     async def cleanup(self, queue: str, states: Iterable[JobState], older_than: float) -> int:
-        """Delete terminal jobs in ``states`` that ended more than ``older_than`` seconds ago.
+        """Delete terminal jobs in ``states`` that ended at least ``older_than`` seconds ago.
 
         Only terminal states are allowed (``ValidationError`` otherwise), so retention can never
         delete pending work. Returns how many were deleted. Runs in bounded steps (module

@@ -29,7 +29,7 @@ from kmsg import operations as ops
 from kmsg.codec import PayloadCodec
 from kmsg.jobs import NewJob
 from kmsg.middleware import SyncMiddleware, SyncNext, chain_sync
-from kmsg.models import Backoff, Enqueued, Job, JobPage, JobState, QueueStats
+from kmsg.models import Backoff, Enqueued, Job, JobPage, JobState, QueueStats, RetryResult
 from kmsg.plans import Plan, run_sync
 from kmsg.queue import Capabilities
 from kmsg.urls import DEFAULT_QUEUE_URL, QUEUE_URL_ENV, opener_for
@@ -185,10 +185,10 @@ class SyncQueue:
 
     def retry_failed(
         self, queue: str, job_ids: Iterable[str] | None = None, *, to_queue: str | None = None
-    ) -> int:
+    ) -> RetryResult:
         """Send dead letters back to pending (see :meth:`kmsg.JobQueue.retry_failed`)."""
-        moved: int = self._execute(ops.retry_failed(queue, job_ids, to_queue))
-        return moved
+        result: RetryResult = self._execute(ops.retry_failed(queue, job_ids, to_queue))
+        return result
 
     def purge_failed(
         self, queue: str, job_ids: Iterable[str] | None = None, *, older_than: float | None = None

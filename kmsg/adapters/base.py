@@ -33,6 +33,7 @@ from kmsg.models import (
     JobState,
     Lease,
     QueueStats,
+    RetryResult,
 )
 from kmsg.queue import Capabilities
 from kmsg.validation import DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE
@@ -209,10 +210,10 @@ class QueueBase(ABC):
 
     async def retry_failed(
         self, queue: str, job_ids: Iterable[str] | None = None, *, to_queue: str | None = None
-    ) -> int:
+    ) -> RetryResult:
         """Send dead letters back to pending (see :meth:`kmsg.JobQueue.retry_failed`)."""
-        moved: int = await self._execute(ops.retry_failed(queue, job_ids, to_queue))
-        return moved
+        result: RetryResult = await self._execute(ops.retry_failed(queue, job_ids, to_queue))
+        return result
 
     async def purge_failed(
         self, queue: str, job_ids: Iterable[str] | None = None, *, older_than: float | None = None

@@ -13,10 +13,18 @@ from typing import Any, TypeVar
 
 import click
 
-from kmsg.cli.app import CliState, run_with_queue
-from kmsg.cli.output import console, job_to_builtins, jobs_table, print_job, print_json
+from kmsg.cli.app import CliState, ExitCode, run_with_queue
+from kmsg.cli.output import (
+    console,
+    job_to_builtins,
+    jobs_table,
+    print_job,
+    print_json,
+    skip_lines,
+    skips_to_builtins,
+)
 from kmsg.cli.params import DURATION, confirm, queue_option, yes_option
-from kmsg.models import Job, JobState
+from kmsg.models import Job, JobState, RetryResult
 from kmsg.queue import JobQueue
 
 __all__ = ["dlq_group"]
@@ -151,26 +159,37 @@ def retry_cmd(
     to_queue: str | None,
     yes: bool,
 ) -> None:
-    """Send dead letters back to pending (attempts reset, error history kept)."""
+    """Send dead letters back to pending (attempts reset, error history kept).
+
+    A dead letter whose dedupe key a live job holds stays dead (never two live jobs with one
+    key); it is listed with the holder's id, and so is every other job not retried, with the
+    reason. Exits 1 when any was skipped.
+    """
     chosen = DeadLetterFilter(error_type, task, older_than)
     _selection(job_ids, chosen, every)
     confirm(
         yes, f"Retry the selected dead letters of {queue_name}? Their messages will be re-sent."
     )
 
-    async def body(queue: JobQueue) -> int:
+    async def body(queue: JobQueue) -> RetryResult:
+        if every and chosen.empty:
+            return await queue.retry_failed(queue_name, to_queue=to_queue)
         ids = await _ids_to_act_on(queue, queue_name, job_ids, chosen)
-        moved = 0
+        result = RetryResult(moved=0)
         for start in range(0, len(ids), _BATCH):
             batch = ids[start : start + _BATCH]
-            moved += await queue.retry_failed(queue_name, batch, to_queue=to_queue)
-        return moved
+            result += await queue.retry_failed(queue_name, batch, to_queue=to_queue)
+        return result
 
-    moved = run_with_queue(state, body)
+    result = run_with_queue(state, body)
     if state.json:
-        print_json({"queue": queue_name, "retried": moved})
+        print_json({"queue": queue_name, "retried": result.moved, **skips_to_builtins(result)})
     else:
-        click.echo(f"retried {moved} dead letters of {queue_name}")
+        click.echo(f"retried {result.moved} dead letters of {queue_name}")
+        for line in skip_lines(result):
+            click.echo(line)
+    if result.skipped_count:
+        click.get_current_context().exit(int(ExitCode.FAILURE))
 
 
 @dlq_group.command("purge")

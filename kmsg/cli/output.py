@@ -15,7 +15,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from kmsg.models import Job, QueueStats
+from kmsg.models import Job, QueueStats, RetryResult
 
 __all__ = [
     "console",
@@ -26,6 +26,8 @@ __all__ = [
     "jobs_table",
     "print_job",
     "print_json",
+    "skip_lines",
+    "skips_to_builtins",
     "stats_to_builtins",
     "stats_table",
 ]
@@ -57,6 +59,25 @@ def job_to_builtins(job: Job) -> dict[str, Any]:
     data["payload"] = _json_value(job.payload)
     data["result"] = _json_value(job.result)
     return data
+
+
+def skips_to_builtins(result: RetryResult) -> dict[str, Any]:
+    """The skipped part of a :class:`~kmsg.RetryResult` as JSON-ready builtins."""
+    return {
+        "skipped": result.skipped_count,
+        "skips": [msgspec.to_builtins(skip) for skip in result.skipped],
+    }
+
+
+def skip_lines(result: RetryResult, most: int = 20) -> list[str]:
+    """Lines telling people what a retry skipped and why (the first ``most`` named)."""
+    if not result.skipped_count:
+        return []
+    lines = [f"skipped {result.skipped_count} (left where they were):"]
+    lines += [f"  {skip.describe()}" for skip in result.skipped[:most]]
+    if result.skipped_count > most:
+        lines.append(f"  ... and {result.skipped_count - most} more (--json lists up to 1000)")
+    return lines
 
 
 def stats_to_builtins(stats: QueueStats) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -113,6 +114,20 @@ def test_dlq_list_filter_inspect_retry_purge(kmsg: Kmsg) -> None:
     assert kmsg.json("dlq", "purge", "--all", "-q", kmsg.queue, "--yes")["purged"] == 2
     stats = stats_of(kmsg)
     assert (stats["failed"], stats["pending"]) == (0, 1)
+
+
+def test_dlq_retry_says_what_it_skipped_and_exits_1(kmsg: Kmsg) -> None:
+    [dead] = seed(kmsg, dead=1)
+    missing = "01HZZZZZZZZZZZZZZZZZZZZZZZ"
+    done = kmsg.run("dlq", "retry", dead, missing, "-q", kmsg.queue, "--yes")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "retried 1" in done.stdout
+    assert f"{missing}: no such job" in done.stdout
+    again = kmsg.run("--json", "dlq", "retry", dead, "-q", kmsg.queue, "--yes")
+    assert again.returncode == 1
+    report = json.loads(again.stdout)
+    assert (report["retried"], report["skipped"]) == (0, 1)
+    assert report["skips"] == [{"job_id": dead, "reason": "not_dead", "holder": None}]
 
 
 @pytest.mark.parametrize(

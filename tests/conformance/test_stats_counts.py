@@ -54,9 +54,9 @@ async def test_counts_follow_a_mix_of_every_write(
     assert (counts["processing"], counts["delayed"]) == (1, 2)
 
     dead = [item.job.id for item in held[4:7]]
-    assert await queue.retry_failed(qname, [dead[0]]) == 1
+    assert (await queue.retry_failed(qname, [dead[0]])).moved == 1
     await queue.enqueue(Ping(n=7), queue=qname2)
-    assert await queue.retry_failed(qname, [dead[1]], to_queue=qname2) == 1
+    assert (await queue.retry_failed(qname, [dead[1]], to_queue=qname2)).moved == 1
     await assert_counts_match_listings(queue, qname, qname2)
     assert await queue.purge_failed(qname) == 1
     assert await queue.cleanup(qname, [JobState.COMPLETED, JobState.CANCELLED], 0.0) == 4

@@ -92,7 +92,7 @@ async def test_cancel_listing_and_dead_letters_from_the_sync_side(
         await queue.fail(claimed.lease, "boom")
     dead = await blocking(sync.list_failed, qname, limit=10)
     assert sorted(job.id for job in dead.jobs) == sorted(ids[:3])
-    assert await blocking(sync.retry_failed, qname, [ids[0]]) == 1
+    assert (await blocking(sync.retry_failed, qname, [ids[0]])).moved == 1
     assert await blocking(sync.purge_failed, qname) == 2
     assert [job.id for job in await blocking(sync.peek, qname, limit=5)] == [ids[0]]
     assert await blocking(sync.remove, qname, ids[0]) is True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import urllib.parse
 
 import msgspec
 from starlette.testclient import TestClient
@@ -140,6 +141,18 @@ def test_retry_all_matching_a_filter_then_purge_all(client: TestClient, harness:
     client.post("/queues/sms/dead", data={**base, "action": "purge", "q": ""})
     stats = harness.run(harness.queue.stats, "sms")
     assert (stats.failed, stats.pending) == (0, 2)
+
+
+def test_retry_says_what_it_skipped(client: TestClient, harness: Harness) -> None:
+    harness.enqueue("sms")
+    dead = harness.kill_one("sms")
+    pending = harness.enqueue("sms")
+    csrf = csrf_of(client.get("/queues/sms/dead").text)
+    form = {"csrf": csrf, "action": "retry", "scope": "selected", "id": [dead, pending]}
+    response = client.post("/queues/sms/dead", data=form)
+    location = urllib.parse.unquote_plus(response.headers["location"])
+    assert "Retried 1 dead letter. Skipped 1: " in location
+    assert f"{pending}: not a dead letter." in location
 
 
 def test_bad_dead_letter_action_is_refused(client: TestClient, harness: Harness) -> None:

@@ -22,11 +22,9 @@ Choices the contract leaves open, taken as both adapters take them:
   reverse enqueue order; ``retry_failed`` with no ids goes oldest dead letter first (which
   decides who wins a dedupe key two dead letters share).
 * A job sent back to ``pending`` by ``release`` or ``retry_failed`` keeps its enqueue sequence:
-  among equal priorities and due times it goes back in its original place. This holds for a
-  dead letter moved to another queue too (the sequence is one count over all queues, which
-  within a queue is that queue's enqueue order), as on SQLite; the Redis adapter's
-  non-atomic move gives moved jobs new places, newest dead letter first (see
-  ``test_regressions.py``).
+  among equal priorities and due times it goes back in its original place. A dead letter moved
+  to another queue is enqueued there anew: it takes the next sequence number (one count over
+  all queues, which within a queue is that queue's enqueue order), in the order moved.
 * A token bucket is written back only when a claim takes jobs (refilling is a pure function of
   the elapsed time, so this only decides which float the next refill starts from).
 """
@@ -52,8 +50,12 @@ from kmsg import (
     NewJob,
     QueueStats,
     RateLimit,
+    RetryResult,
+    Skipped,
+    SkipReason,
 )
 from kmsg.codec import PayloadCodec
+from kmsg.models import skipped_result
 from kmsg.outcomes import Lost, lease_lost
 from kmsg.rules import (
     LEASE_EXPIRED_MESSAGE,
@@ -389,38 +391,52 @@ class ReferenceQueue:
 
     def retry_failed(
         self, queue: str, job_ids: Iterable[str] | None = None, *, to_queue: str | None = None
-    ) -> int:
-        """Send dead letters back to ``pending`` (attempts 0, errors kept); return how many.
+    ) -> RetryResult:
+        """Send dead letters back to ``pending`` (attempts 0, errors kept); say how many, and
+        which were skipped, why, in the order met.
 
-        Without ids: every dead letter, oldest first. One whose dedupe key another live job
-        holds is skipped and stays ``failed``; so is one whose id ``to_queue`` already has.
+        Without ids: every dead letter, oldest first; with ids, in the order given. One whose
+        dedupe key another live job holds is skipped and stays ``failed``; so is one whose id
+        ``to_queue`` already has, an id with no job, and a job that is not a dead letter.
         """
         now = self._clock()
         source = self._queue(queue)
         if job_ids is None:
-            chosen = source.in_state(JobState.FAILED)[::-1]
+            chosen: list[ModelJob | str] = list(source.in_state(JobState.FAILED)[::-1])
         else:
-            found = (source.jobs.get(job_id) for job_id in dict.fromkeys(job_ids))
-            chosen = [job for job in found if job is not None and job.state is JobState.FAILED]
-        return sum(self._redrive(job, to_queue or queue, now) for job in chosen)
+            chosen = [source.jobs.get(job_id, job_id) for job_id in dict.fromkeys(job_ids)]
+        moved, skipped = 0, []
+        for job in chosen:
+            skip = self._redrive(job, to_queue or queue, now)
+            if skip is None:
+                moved += 1
+            else:
+                skipped.append(skip)
+        return skipped_result(skipped, moved)
 
-    def _redrive(self, job: ModelJob, to_queue: str, now: float) -> bool:
-        """Move one dead letter back to pending in ``to_queue``, or skip it (returns whether)."""
+    def _redrive(self, job: ModelJob | str, to_queue: str, now: float) -> Skipped | None:
+        """Move one dead letter back to pending in ``to_queue``, or say why not (a bare id:
+        no such job)."""
+        if isinstance(job, str):
+            return Skipped(job_id=job, reason=SkipReason.NOT_FOUND)
+        if job.state is not JobState.FAILED:
+            return Skipped(job_id=job.id, reason=SkipReason.NOT_DEAD)
         target = self._queue(to_queue)
         moving = to_queue != job.queue
         if moving and job.id in target.jobs:
-            return False
+            return Skipped(job_id=job.id, reason=SkipReason.ID_TAKEN)
         holder = None if job.dedupe_key is None else target.holder(job.dedupe_key)
         if holder is not None and holder is not job:
-            return False
+            return Skipped(job_id=job.id, reason=SkipReason.KEY_HELD, holder=holder.id)
         job.state, job.attempts, job.run_at = JobState.PENDING, 0, due_time(now)
         job.failed_at = job.lease_until = job.result = None
         job.cancel_requested = False
         if moving:
             del self._queue(job.queue).jobs[job.id]
             job.queue = to_queue
+            job.seq = next(self._seq)
             target.jobs[job.id] = job
-        return True
+        return None
 
     def purge_failed(
         self, queue: str, job_ids: Iterable[str] | None = None, *, older_than: float | None = None

@@ -3,15 +3,15 @@
 Each test replays one shrunk counterexample of the state machine (``test_state_machine.py``)
 on the backend and on :class:`~tests.model.reference.ReferenceQueue` side by side
 (:class:`~tests.model.compare.SideBySide`: same instants, same comparisons), so it fails
-exactly where the two disagree. Where the backend breaks the contract (``kmsg/queue.py``) the
-test is marked ``xfail(strict=True)`` for that backend, with the reason; once the backend is
-fixed the test passes, strict xfail turns that into a failure, and the mark must go (and the
-state machine's matching restriction with it).
+exactly where the two disagree. While a backend breaks the contract (``kmsg/queue.py``) its
+test is marked ``xfail(strict=True)`` with the reason; the fix removes the mark.
+
+Fixed: Redis's cross-queue move used to walk the dead letters newest first, so jobs moved
+together came out in reverse, and of two dead letters sharing a dedupe key the newer one won.
 """
 
 from __future__ import annotations
 
-from typing import Final
 from uuid import uuid4
 
 import pytest
@@ -21,21 +21,6 @@ from tests.conformance.support import Ping
 from tests.model.compare import HeldLease, SideBySide, paired
 from tests.model.driver import Driver
 from tests.model.reference import ReferenceQueue
-
-MOVE_ORDER: Final = (
-    "retry_failed(..., to_queue=...) without atomic_cross_queue_move (Redis) re-enqueues the "
-    "moved jobs into the target in the order of the dead-letter listing, newest first, each "
-    "with a new enqueue sequence: jobs moved together are claimed newest-dead-first instead of "
-    "in enqueue order (kmsg/queue.py: ties go in enqueue order on every backend), and of two "
-    "dead letters sharing a dedupe key the newer one is moved, where retry_failed within a "
-    "queue (on both backends) and the atomic move take the oldest first"
-)
-
-
-def known_divergence(driver: Driver, request: pytest.FixtureRequest) -> None:
-    """Mark the test xfail on the adapters whose non-atomic cross-queue move diverges."""
-    if not driver.capabilities.atomic_cross_queue_move:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=MOVE_ORDER))
 
 
 class Script:
@@ -97,14 +82,10 @@ class Script:
 
 
 @pytest.mark.model
-def test_jobs_moved_together_keep_their_enqueue_order(
-    driver: Driver, request: pytest.FixtureRequest
+def test_jobs_moved_together_go_oldest_dead_letter_first(
+    driver: Driver,
 ) -> None:
-    """A and B (same priority) die in enqueue order and move together: A is claimed first.
-
-    Redis claims B first: it re-enqueued them newest dead letter first.
-    """
-    known_divergence(driver, request)
+    """A and B (same priority) die in that order and move together: A is claimed first."""
     script = Script(driver)
     script.enqueue("A")
     script.enqueue("B")
@@ -117,14 +98,10 @@ def test_jobs_moved_together_keep_their_enqueue_order(
 
 @pytest.mark.model
 def test_a_move_takes_the_oldest_dead_letter_first(
-    driver: Driver, request: pytest.FixtureRequest
+    driver: Driver,
 ) -> None:
     """E and then F (one dedupe key) die; a move of all takes E, and F stays dead (the key is
-    E's by then), as retry_failed within a queue does.
-
-    Redis moves F and leaves E dead.
-    """
-    known_divergence(driver, request)
+    E's by then), as retry_failed within a queue does."""
     script = Script(driver)
     script.enqueue("E", dedupe_key="k")
     (held,) = script.claim(script.source)

@@ -14,9 +14,8 @@ One rule, ``step``, draws the operation by weight (``options.OPERATIONS``): with
 operation Hypothesis spent most steps on a few of them and runs rarely got as far as a dead
 letter. The lease or id an operation acts on is most often one the model says is live (a
 held lease, a dead letter to retry, a live job to cancel), sometimes any ever seen. Each run
-leaves a few operations out (swarm testing). Dead letters are moved to a second queue only on
-adapters with ``atomic_cross_queue_move``: the other adapter's move puts jobs moved together
-in another order (``test_regressions.py``), a known divergence this test should not trip on.
+leaves a few operations out (swarm testing). ``retry_failed`` sometimes moves dead letters to
+a second queue.
 
 Size: by default ``EXACT_EXAMPLES`` examples on a driven clock (SQLite) and
 ``SERVER_EXAMPLES`` on a server clock (Redis, Redis Cluster), of up to ``STEPS`` steps each.
@@ -92,8 +91,6 @@ class QueueMachine(RuleBasedStateMachine):
         self.queue = f"m{uuid4().hex[:12]}"
         self.other = f"{self.queue}-to"
         """Where ``retry_failed(..., to_queue=...)`` moves dead letters."""
-        self.moves = driver.capabilities.atomic_cross_queue_move
-        """Whether dead letters are moved across queues (the module docstring says when)."""
         self.leases: list[HeldLease] = []
         self.payloads = itertools.count()
         self.choices = list(WEIGHTED)
@@ -152,8 +149,7 @@ class QueueMachine(RuleBasedStateMachine):
     def start(self, specs: list[JobSpec], quiet: set[str]) -> None:
         """Begin with a few jobs; leave the ``quiet`` operations out of this run (swarm
         testing: some faults only show when an operation that would hide them never runs)."""
-        left_out = quiet if self.moves else {*quiet, "claim_moved"}
-        self.choices = [name for name in WEIGHTED if name not in left_out]
+        self.choices = [name for name in WEIGHTED if name not in quiet]
         self.enqueue_many(specs)
 
     @rule(data=st.data())
@@ -334,9 +330,9 @@ class QueueMachine(RuleBasedStateMachine):
 
     def retry_failed(self, data: st.DataObject) -> None:
         """``retry_failed`` every dead letter or a few ids (a dead letter whose dedupe key a
-        live job holds stays dead), back into the queue, or moved to the other one (``MOVES``)."""
+        live job holds stays dead), back into the queue, or moved to the other one."""
         ids = self.draw_ids(data, [JobState.FAILED])
-        move = self.moves and data.draw(st.booleans(), label="move?")
+        move = data.draw(st.booleans(), label="move?")
         to_queue = self.other if move else None
         self.sides.call(
             f"retry_failed {ids} to_queue={to_queue}",

@@ -190,7 +190,7 @@ async def calls_that_must_work_under_oom(queue: JobQueue, qname: str) -> None:
     assert await queue.fail(held[0].lease, "boom", retryable=False) is JobState.FAILED
     await queue.release(held[1].lease)
     assert await queue.complete_many([(held[2].lease, b'"ok"')]) == [True]
-    assert await queue.retry_failed(qname, [held[0].job.id]) == 1
+    assert (await queue.retry_failed(qname, [held[0].job.id])).moved == 1
     assert await queue.cancel(qname, expired[2].job.id) is JobState.CANCELLED
     assert await queue.remove(qname, expired[3].job.id) is True
     assert (await queue.list_jobs(qname, JobState.PENDING, limit=10)).jobs

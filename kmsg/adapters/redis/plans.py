@@ -20,6 +20,7 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import takewhile
 from typing import Any, Final, TypeAlias
 
 from kmsg import operations as ops
@@ -45,6 +46,10 @@ from kmsg.models import (
     Lease,
     QueueStats,
     RateLimit,
+    RetryResult,
+    Skipped,
+    SkipReason,
+    skipped_result,
 )
 from kmsg.outcomes import Lost, lease_lost
 from kmsg.plans import Plan, Planner, handles
@@ -132,20 +137,26 @@ class RedisPlanner(Planner):
             by_queue.setdefault(job.queue, []).append(job)
         written = 0
         for queue, batch in by_queue.items():
-            written += len((yield from self.write_snapshots(queue, batch, "import")))
+            ids, _ = yield from self.write_snapshots(queue, batch, "import")
+            written += len(ids)
         return written
 
-    def write_snapshots(self, queue: str, jobs: Sequence[Job], mode: str) -> Plan[Step, list[str]]:
+    def write_snapshots(
+        self, queue: str, jobs: Sequence[Job], mode: str
+    ) -> Plan[Step, tuple[list[str], list[Skipped]]]:
         """Plan: import.lua on ``queue`` in steps (``mode`` 'import' or 'retry'); returns the ids
-        that were new there (the others existed already, or their dedupe key was held)."""
+        that were new there, and the jobs skipped (the id existed already, or a live job there
+        held the dedupe key)."""
         written: list[str] = []
+        skipped: list[Skipped] = []
         for step in sized_steps(jobs, lambda job: len(job.payload)):
             args: list[Any] = [mode, len(step)]
             for job in step:
                 args += import_args(job)
-            reply = yield Script("import", queue, args)
-            written += [job_id.decode() for job_id in reply]
-        return written
+            ids, skips = yield Script("import", queue, args)
+            written += [job_id.decode() for job_id in ids]
+            skipped += _skips(skips)
+        return written, skipped
 
     # --- consuming -----------------------------------------------------------------------------
 
@@ -283,10 +294,7 @@ class RedisPlanner(Planner):
             more = reply[0] == 1
             if reply[1]:
                 after = (reply[1].decode(), reply[2].decode())
-            jobs += [
-                job_from_record(reply[i].decode(), queue, reply[i + 1])
-                for i in range(3, len(reply), 2)
-            ]
+            jobs += _listed(reply, queue)
             if not more or len(jobs) >= limit:
                 break
         cursor = None
@@ -314,45 +322,71 @@ class RedisPlanner(Planner):
         if operation.to_queue != queue:
             return (yield from self._move(queue, operation.to_queue, ids))
         if ids is None:
-            return (yield from _repeat("retry_failed", queue, lambda cut, at: [cut, "all", *at]))
-        moved = 0
+            return (yield from self._retry_every_dead_letter(queue))
+        result = RetryResult(moved=0)
         for step in chunks(ids):
-            count, *_ = yield Script("retry_failed", queue, ["", "ids", *step])
-            moved += int(count)
-        return moved
+            count, _, _, _, _, *skips = yield Script("retry_failed", queue, ["", "ids", *step])
+            result += skipped_result(_skips(skips), int(count))
+        return result
 
-    def _move(self, queue: str, to_queue: str, ids: Sequence[str] | None) -> Plan[Step, int]:
-        """Plan: dead letters of ``queue`` moved into ``to_queue`` (module docstring)."""
-        if ids is not None:
-            moved = 0
-            for step in chunks(ids):
-                moved += yield from self._move_jobs(queue, to_queue, list(step))
-            return moved
-        moved, cursor = 0, None
-        for _ in range(_MAX_STEPS):  # each page is moved out of the dead letters
-            page = yield from self.plan(ops.ListJobs(queue, JobState.FAILED, STEP_JOBS, cursor))
-            moved += yield from self._move_jobs(queue, to_queue, [job.id for job in page.jobs])
-            cursor = page.next_cursor
-            if cursor is None:
+    def _retry_every_dead_letter(self, queue: str) -> Plan[Step, RetryResult]:
+        """Plan: retry_failed.lua's 'all' steps, each from where the previous one stopped."""
+        result, cutoff, position = RetryResult(moved=0), "", ["", ""]
+        for _ in range(_MAX_STEPS):
+            reply = yield Script("retry_failed", queue, [cutoff, "all", *position])
+            count, fixed, more, score, last, *skips = reply
+            result += skipped_result(_skips(skips), int(count))
+            cutoff, position = fixed.decode(), [score.decode(), last.decode()]
+            if not more:
                 break
-        return moved
+        return result
 
-    def _move_jobs(self, queue: str, to_queue: str, ids: list[str]) -> Plan[Step, int]:
-        found = yield from self.jobs_by_id(queue, ids)
-        jobs = [job for job in found if job.state is JobState.FAILED]
-        if not jobs:
-            return 0
-        moved = yield from self.write_snapshots(to_queue, jobs, "retry")
+    def _move(
+        self, queue: str, to_queue: str, ids: Sequence[str] | None
+    ) -> Plan[Step, RetryResult]:
+        """Plan: dead letters of ``queue`` moved into ``to_queue`` (module docstring), in the
+        order given, or oldest dead letter first."""
+        result = RetryResult(moved=0)
+        if ids is not None:
+            for step in chunks(ids):
+                found = {job.id: job for job in (yield from self.jobs_by_id(queue, step))}
+                dead = [found[job_id] for job_id in step if _is_dead(found.get(job_id))]
+                not_dead = [_not_dead(job_id, found.get(job_id)) for job_id in step]
+                moved = yield from self._move_jobs(queue, to_queue, dead)
+                skips = [skip for skip in not_dead if skip] + list(moved.skipped)
+                order = {job_id: index for index, job_id in enumerate(step)}
+                skips.sort(key=lambda skip: order[skip.job_id])  # as met, in the order given
+                result += skipped_result(skips, moved.moved)
+            return result
+        seconds, micros = yield Command(("TIME",))
+        began = int(seconds) + int(micros) / 1_000_000
+        position = ["", ""]
+        for _ in range(_MAX_STEPS):
+            reply = yield Script("list", queue, ["failed", STEP_JOBS, *position, "oldest"])
+            more, listed = reply[0] == 1, _listed(reply, queue)
+            position = [reply[1].decode(), reply[2].decode()]
+            # Oldest first: the first one that failed after the call began ends the move.
+            dead = list(takewhile(lambda job: (job.failed_at or 0.0) <= began, listed))
+            result += yield from self._move_jobs(queue, to_queue, dead)
+            if not more or len(dead) < len(listed):
+                break
+        return result
+
+    def _move_jobs(self, queue: str, to_queue: str, dead: list[Job]) -> Plan[Step, RetryResult]:
+        """Plan: these dead letters written into ``to_queue``, then deleted from ``queue``."""
+        if not dead:
+            return RetryResult(moved=0)
+        written, skipped = yield from self.write_snapshots(to_queue, dead, "retry")
         # Only what arrived leaves: a dead letter whose id the target holds already stays put.
-        purged: int = yield from self.plan(ops.PurgeFailed(queue, tuple(moved), None))
-        return purged
+        purged: int = yield from self.plan(ops.PurgeFailed(queue, tuple(written), None))
+        return skipped_result(skipped, purged)
 
     @handles(ops.PurgeFailed)
     def _purge_failed(self, operation: ops.PurgeFailed) -> RedisPlan:
         queue, ids = operation.queue, operation.job_ids
         age: float | str = "" if operation.older_than is None else operation.older_than
         if ids is None:
-            return (yield from _repeat("purge_failed", queue, lambda cut, _: [cut, age, "all"]))
+            return (yield from _repeat("purge_failed", queue, lambda cut: [cut, age, "all"]))
         purged = 0
         for step in chunks(ids):
             count, *_ = yield Script("purge_failed", queue, ["", age, "ids", *step])
@@ -379,7 +413,7 @@ class RedisPlanner(Planner):
     @handles(ops.Cleanup)
     def _cleanup(self, operation: ops.Cleanup) -> RedisPlan:
         states, seconds = list(operation.states), operation.older_than
-        return (yield from _repeat("cleanup", operation.queue, lambda c, _: [c, seconds, *states]))
+        return (yield from _repeat("cleanup", operation.queue, lambda cut: [cut, seconds, *states]))
 
     @handles(ops.Pause)
     def _pause(self, operation: ops.Pause) -> RedisPlan:
@@ -405,19 +439,48 @@ def _steps_by_queue(leases: Sequence[Lease]) -> list[tuple[str, Sequence[int]]]:
     return [(queue, step) for queue, indexes in by_queue.items() for step in chunks(indexes)]
 
 
-def _repeat(name: str, queue: str, args: Callable[[str, list[str]], list[Any]]) -> Plan[Step, int]:
+def _repeat(name: str, queue: str, args: Callable[[str], list[Any]]) -> Plan[Step, int]:
     """Plan: a bounded-step script run until it says nothing more is left; returns the total.
 
-    The script gets ``args(cutoff, position)`` ('' and [] the first time) and answers ``{count,
-    cutoff, more, *position}``: the cut-off it fixed on the first step, and where it stopped (if
-    it says), are passed to the next step."""
+    The script gets ``args(cutoff)`` ('' the first time) and answers ``{count, cutoff, more}``:
+    the cut-off it fixed on the first step is passed to the next step."""
     total, cutoff = 0, ""
-    position: list[str] = []
     for _ in range(_MAX_STEPS):
-        count, fixed, more, *rest = yield Script(name, queue, args(cutoff, position))
+        count, fixed, more = yield Script(name, queue, args(cutoff))
         total += int(count)
         cutoff = fixed.decode()
-        position = [part.decode() for part in rest]
         if not more:
             break
     return total
+
+
+def _listed(reply: Sequence[Any], queue: str) -> list[Job]:
+    """The jobs in list.lua's reply (after its more flag and position)."""
+    return [
+        job_from_record(reply[i].decode(), queue, reply[i + 1]) for i in range(3, len(reply), 2)
+    ]
+
+
+def _skips(flat: Sequence[bytes]) -> list[Skipped]:
+    """A script's skipped jobs (id, reason, holder triples; holder '' for none)."""
+    return [
+        Skipped(
+            job_id=flat[i].decode(),
+            reason=SkipReason(flat[i + 1].decode()),
+            holder=flat[i + 2].decode() or None,
+        )
+        for i in range(0, len(flat), 3)
+    ]
+
+
+def _is_dead(job: Job | None) -> bool:
+    return job is not None and job.state is JobState.FAILED
+
+
+def _not_dead(job_id: str, job: Job | None) -> Skipped | None:
+    """Why a job named to a move is not moved (None when it is a dead letter)."""
+    if job is None:
+        return Skipped(job_id=job_id, reason=SkipReason.NOT_FOUND)
+    if job.state is not JobState.FAILED:
+        return Skipped(job_id=job_id, reason=SkipReason.NOT_DEAD)
+    return None

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from kmsg.adapters.sqlite.consuming import settle_params
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.errors import JobNotFound
-from kmsg.models import JobState
+from kmsg.models import JobState, RetryResult, Skipped, SkipReason, skipped_result
 from kmsg.rules import due_time
 from kmsg.validation import STEP_JOBS
 
@@ -78,13 +78,36 @@ def retry_failed_ids(
     queue: str,
     job_ids: Sequence[str],
     to_queue: str,
-) -> int:
-    """Move these dead letters (at most ``STEP_JOBS``) back to pending in ``to_queue``,
-    attempts reset, errors kept; return how many moved (the others are skipped)."""
+) -> RetryResult:
+    """Move these dead letters (at most ``STEP_JOBS``) back to pending in ``to_queue``, in this
+    order, attempts reset, errors kept; say how many moved and why the others did not."""
     connection.execute(sql("touch_queue"), {"queue": to_queue})
     base = {"queue": queue, "to_queue": to_queue, "run_at": due_time(now)}
-    params = [{**base, "id": job_id} for job_id in job_ids]
-    return connection.executemany(sql("retry_failed_one"), params).rowcount if params else 0
+    moved, skipped = 0, []
+    for job_id in job_ids:
+        if connection.execute(sql("retry_failed_one"), {**base, "id": job_id}).rowcount:
+            moved += 1
+        else:
+            skipped.append(_why_not_moved(connection, queue, job_id, to_queue))
+    return skipped_result(skipped, moved)
+
+
+def _why_not_moved(
+    connection: sqlite3.Connection, queue: str, job_id: str, to_queue: str
+) -> Skipped:
+    """Why ``retry_failed_one`` left this job where it was."""
+    row = connection.execute(sql("dead_letter"), {"queue": queue, "id": job_id}).fetchone()
+    if row is None:
+        return Skipped(job_id=job_id, reason=SkipReason.NOT_FOUND)
+    state, dedupe_key = row
+    if state != JobState.FAILED:
+        return Skipped(job_id=job_id, reason=SkipReason.NOT_DEAD)
+    taken = {"queue": to_queue, "id": job_id}
+    if to_queue != queue and connection.execute(sql("find_id"), taken).fetchone():
+        return Skipped(job_id=job_id, reason=SkipReason.ID_TAKEN)
+    held = {"queue": to_queue, "dedupe_key": dedupe_key}
+    (holder,) = connection.execute(sql("find_dedupe"), held).fetchone()
+    return Skipped(job_id=job_id, reason=SkipReason.KEY_HELD, holder=holder)
 
 
 def retry_failed_step(
@@ -94,15 +117,16 @@ def retry_failed_step(
     to_queue: str,
     cutoff: float,
     after: tuple[float, int],
-) -> tuple[int, int, tuple[float, int]]:
+) -> tuple[int, RetryResult, tuple[float, int]]:
     """One step of ``retry_failed(all)``: the next ``STEP_JOBS`` dead letters that failed by
-    ``cutoff``, past the keyset ``after``. Returns (found, moved, where the next step starts)."""
+    ``cutoff``, past the keyset ``after``, oldest first. Returns (found, what the step did,
+    where the next step starts)."""
     params = {"queue": queue, "cutoff": cutoff, "after_at": after[0], "after_seq": after[1]}
     rows = connection.execute(sql("retry_failed_scan"), {**params, "step": STEP_JOBS}).fetchall()
     if not rows:
-        return 0, 0, after
-    moved = retry_failed_ids(connection, now, queue, [row[0] for row in rows], to_queue)
-    return len(rows), moved, (rows[-1][1], rows[-1][2])
+        return 0, RetryResult(moved=0), after
+    result = retry_failed_ids(connection, now, queue, [row[0] for row in rows], to_queue)
+    return len(rows), result, (rows[-1][1], rows[-1][2])
 
 
 def purge_failed_ids(

@@ -23,7 +23,7 @@ from kmsg.adapters.sqlite import consuming, housekeeping, producing, reading
 from kmsg.adapters.steps import batch_steps, chunks, in_steps, most_steps, sized_steps
 from kmsg.errors import LeaseLost
 from kmsg.jobs import PreparedJob
-from kmsg.models import Enqueued, JobState
+from kmsg.models import Enqueued, JobState, RetryResult
 from kmsg.plans import Plan, Planner, handles
 from kmsg.validation import STEP_JOBS
 
@@ -172,24 +172,24 @@ class SQLitePlanner(Planner):
         queue, target, ids = operation.queue, operation.to_queue, operation.job_ids
         if ids is None:
             return (yield from self._retry_every_dead_letter(queue, target))
-        moved = 0
+        result = RetryResult(moved=0)
         for step in chunks(ids):
             body = _body(housekeeping.retry_failed_ids, queue, step, target)
-            moved += yield Write(body, len(step), wakes=True)
-        return moved
+            result += yield Write(body, len(step), wakes=True)
+        return result
 
-    def _retry_every_dead_letter(self, queue: str, target: str) -> Plan[Step, int]:
+    def _retry_every_dead_letter(self, queue: str, target: str) -> Plan[Step, RetryResult]:
         """Every dead letter that failed by now, a step at a time, each step starting where the
         previous one stopped (dead letters skipped for a held dedupe key stay where they are)."""
         counts, cutoff = yield Read(_body(_counts_and_now, queue))
-        moved, after = 0, (-1.0, 0)
+        result, after = RetryResult(moved=0), (-1.0, 0)
         for _ in range(most_steps(counts[JobState.FAILED])):
             body = _body(housekeeping.retry_failed_step, queue, target, cutoff, after)
-            found, step_moved, after = yield Write(body, STEP_JOBS, wakes=True)
-            moved += step_moved
+            found, step_result, after = yield Write(body, STEP_JOBS, wakes=True)
+            result += step_result
             if found < STEP_JOBS:
                 break
-        return moved
+        return result
 
     @handles(ops.PurgeFailed)
     def _purge_failed(self, operation: ops.PurgeFailed) -> SQLitePlan:

@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute, Route
 from kmsg.dashboard.common import context_of, queue_name, redirect, render
 from kmsg.dashboard.search import matching_failed_ids, search_jobs
 from kmsg.errors import ValidationError
-from kmsg.models import JobState
+from kmsg.models import JobState, RetryResult
 from kmsg.validation import check_name
 
 __all__ = ["routes"]
@@ -46,16 +46,32 @@ async def act(request: Request) -> Response:
         ids = [check_name("job id", str(value)) for value in form.getlist("id")]
     else:
         ids = await matching_failed_ids(ctx.queue, name, text) if text else None
+    retried = RetryResult(moved=0)
     if ids == []:
         count = 0
     elif action == "retry":
-        count = await ctx.queue.retry_failed(name, ids)
+        retried = await ctx.queue.retry_failed(name, ids)
+        count = retried.moved
     else:
         count = await ctx.queue.purge_failed(name, ids)
     done = "Retried" if action == "retry" else "Purged"
     back = str(form.get("back") or "")
     target = back if back.startswith(f"/queues/{name}/") else f"/queues/{name}/dead"
-    return redirect(target, f"{done} {count} dead letter{'s' if count != 1 else ''}.")
+    return redirect(target, f"{done} {plural(count, 'dead letter')}.{skip_note(retried)}")
+
+
+def skip_note(result: RetryResult, most: int = 5) -> str:
+    """What a retry skipped, for the flash message (the first ``most`` named)."""
+    if not result.skipped_count:
+        return ""
+    named = "; ".join(skip.describe() for skip in result.skipped[:most])
+    more = result.skipped_count - min(most, len(result.skipped))
+    return f" Skipped {result.skipped_count}: {named}" + (f"; and {more} more." if more else ".")
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 dead letter``, ``2 dead letters``."""
+    return f"{count} {noun}{'s' if count != 1 else ''}"
 
 
 def routes(read_only: bool) -> list[BaseRoute]:

@@ -21,8 +21,8 @@ async def test_a_move_interrupted_after_writing_is_finished_by_a_repeat(
     dead = await queue.get("src", claimed.job.id)
     # The first step of a move ran (the job is in the target), then the caller was cut off.
     plan = queue._planner.write_snapshots("dst", [dead], "retry")
-    assert await run_async(plan, queue._executor.perform) == [dead.id]
-    assert await queue.retry_failed("src", to_queue="dst") == 1
+    assert await run_async(plan, queue._executor.perform) == ([dead.id], [])
+    assert (await queue.retry_failed("src", to_queue="dst")).moved == 1
     with pytest.raises(JobNotFound):
         await queue.get("src", dead.id)
     moved = await queue.get("dst", dead.id)

@@ -137,5 +137,5 @@ async def test_new_due_times_of_retries_are_whole_milliseconds(
     (held,) = await queue.claim("q")
     await queue.fail(held.lease, "dead", retryable=False)
     clock.now += 0.0000777
-    assert await queue.retry_failed("q") == 1
+    assert (await queue.retry_failed("q")).moved == 1
     assert (await queue.get("q", job_id)).run_at == _ms(clock.now)

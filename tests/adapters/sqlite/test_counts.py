@@ -59,7 +59,7 @@ async def test_counts_follow_every_kind_of_write(queue: SQLiteJobQueue, clock: F
     await _assert_counts_true(queue)
     # A cross-queue move, and one the unique (queue, id) index makes UPDATE OR IGNORE skip.
     await queue.enqueue(Ping(0), queue="b", job_id=held[2].job.id)
-    assert await queue.retry_failed("a", to_queue="b") == 1
+    assert (await queue.retry_failed("a", to_queue="b")).moved == 1
     await _assert_counts_true(queue)
     assert await queue.purge_failed("a") == 1
     clock.now += 3600.0

@@ -141,7 +141,7 @@ async def test_retrying_every_dead_letter_runs_in_steps(
 ) -> None:
     await _finish(queue, "q", MANY, dead=True)
     steps.during()
-    assert await queue.retry_failed("q") == MANY
+    assert (await queue.retry_failed("q")).moved == MANY
     _bounded(steps.during(), MANY)
     stats = await queue.stats("q")
     assert (stats.pending, stats.failed) == (MANY, 0)
@@ -156,11 +156,11 @@ async def test_retry_goes_past_more_than_a_step_of_skipped_dead_letters(
         chunk = blocked[start : start + 1000]
         await queue.enqueue_many([NewJob(payload=Ping(0), queue="t", job_id=i) for i in chunk])
     steps.during()
-    assert await queue.retry_failed("q", to_queue="t") == MANY - len(blocked)
+    assert (await queue.retry_failed("q", to_queue="t")).moved == MANY - len(blocked)
     _bounded(steps.during(), MANY - len(blocked))
     assert (await queue.stats("q")).failed == len(blocked)
     assert (await queue.stats("t")).pending == MANY
-    assert await queue.retry_failed("q", ids, to_queue="u") == len(blocked)
+    assert (await queue.retry_failed("q", ids, to_queue="u")).moved == len(blocked)
     assert (await queue.stats("u")).pending == len(blocked)
 
 

@@ -10,14 +10,22 @@
 --          backoff_initial, backoff_factor, backoff_maximum, lease, dedupe_key,
 --          errors (JSON array of {at, attempt, type, message}), '1' if a result is given, result,
 --          '1' if cancel was requested, completed_at, failed_at, cancelled_at
--- Returns: the ids of the jobs written, in order (ids that already exist are skipped, and so
---          are live jobs whose dedupe key a live job of this queue holds). Each
---          gets a new enqueue sequence number in this queue. In 'retry' mode an id whose record
---          here is the same job (task, created_at and payload) counts as written: an earlier,
---          interrupted move already brought it.
+-- Returns: {the ids of the jobs written, in order; the jobs skipped, a triple each: id, reason
+--          ('id_taken' or 'key_held'), the live job holding the key ('' for id_taken)}. An id
+--          that already exists here is skipped, and so is a live job whose dedupe key a live job
+--          of this queue holds. Each job written gets a new enqueue sequence number in this
+--          queue, in the order given. In 'retry' mode an id whose record here is the same job
+--          (task, created_at and payload) counts as written: an earlier, interrupted move
+--          already brought it.
 local BLOCK = 21
 local now = now_s()
-local written = {}
+local written, skipped = {}, {}
+
+local function skip(id, reason, holder)
+  skipped[#skipped + 1] = id
+  skipped[#skipped + 1] = reason
+  skipped[#skipped + 1] = holder or ''
+end
 
 local function number(value)
   if value == '' then return nil end
@@ -36,7 +44,7 @@ for i = 1, tonumber(ARGV[3]) do
   local p = 4 + (i - 1) * BLOCK
   local id = ARGV[p]
   if redis.call('HEXISTS', K.jobs, id) == 1 then
-    if moved_before(id, p) then written[#written + 1] = id end
+    if moved_before(id, p) then written[#written + 1] = id else skip(id, 'id_taken') end
   else
     local job = {
       state = ARGV[p + 1], task = ARGV[p + 2], payload = ARGV[p + 3],
@@ -78,8 +86,10 @@ for i = 1, tonumber(ARGV[3]) do
       store(id, job)
       index(id, job)
       written[#written + 1] = id
+    else
+      skip(id, 'key_held', dedupe_holder(job.dedupe_key))
     end
   end
 end
 if #written > 0 then notify(now) end
-return written
+return {written, skipped}

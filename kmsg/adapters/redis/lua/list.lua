@@ -2,7 +2,8 @@
 -- list: one page of the jobs in one state, in that state's listing order.
 -- KEYS, ARGV[1]: see includes/common.lua.
 -- ARGV[2] state, ARGV[3] limit (at most STEP_JOBS), ARGV[4] cursor score ('' = first page),
--- ARGV[5] cursor member
+-- ARGV[5] cursor member, ARGV[6] 'oldest' to list a terminal state oldest first (a move of
+-- dead letters to another queue goes in that order)
 -- Pending, delayed and processing list by ascending (score, member), terminal states by
 -- descending (newest first); a member starts with the job's enqueue sequence. The page starts
 -- right after the cursor's (score, member) position, found in O(log^2 n), so a job that stays
@@ -13,7 +14,7 @@
 --          cursor.
 local key = K[ARGV[2]]
 local limit = tonumber(ARGV[3])
-local desc = END_FIELD[ARGV[2]] ~= nil
+local desc = END_FIELD[ARGV[2]] ~= nil and ARGV[6] ~= 'oldest'
 
 local start = 0
 if ARGV[4] ~= '' then

@@ -9,14 +9,26 @@
 -- ARGV[4], ARGV[5] for 'all': the score and member the previous step stopped after ('' = the
 --          start), so dead letters skipped by one step are not looked at again
 -- Returns: {moved, cut-off (ms, exact text), 1 if more may remain else 0, the score and member
---          of the last dead letter looked at ('' when none)}.
+--          of the last dead letter looked at ('' when none), then one triple per job skipped:
+--          id, reason ('not_found', 'not_dead' or 'key_held'), the live job holding the key
+--          ('' for the other reasons)}.
 local now = now_s()
 local cutoff = ARGV[2]
 if cutoff == '' then cutoff = exact(now * 1000) end
 local moved = 0
+local skipped = {}
+
+local function skip(id, reason, holder)
+  skipped[#skipped + 1] = id
+  skipped[#skipped + 1] = reason
+  skipped[#skipped + 1] = holder or ''
+end
 
 local function redrive(id, job)
-  if not take_dedupe(id, job) then return end
+  if not take_dedupe(id, job) then
+    skip(id, 'key_held', dedupe_holder(job.dedupe_key))
+    return
+  end
   job.attempts = 0
   job.run_at = due_time(now)
   job.failed_at = nil
@@ -48,8 +60,16 @@ if ARGV[3] == 'all' then
 else
   for i = 4, #ARGV do
     local job = load(ARGV[i])
-    if job and job.state == 'failed' then redrive(ARGV[i], job) end
+    if not job then
+      skip(ARGV[i], 'not_found')
+    elseif job.state ~= 'failed' then
+      skip(ARGV[i], 'not_dead')
+    else
+      redrive(ARGV[i], job)
+    end
   end
 end
 if moved > 0 then notify(now) end
-return {moved, cutoff, more, last_score, last}
+local reply = {moved, cutoff, more, last_score, last}
+for _, value in ipairs(skipped) do reply[#reply + 1] = value end
+return reply
