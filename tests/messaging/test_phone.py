@@ -93,6 +93,32 @@ def test_bad_numbers_are_refused_with_a_reason(raw: str, reason: str) -> None:
     assert isinstance(caught.value, ValidationError)
 
 
+@pytest.mark.parametrize(
+    ("longest", "kind"),
+    [
+        ("02-1234-5678", PhoneKind.LANDLINE),
+        ("+82 2-1234-5678", PhoneKind.LANDLINE),
+        ("031-1234-5678", PhoneKind.LANDLINE),
+        ("064-1234-5678", PhoneKind.LANDLINE),
+        ("010-1234-5678", PhoneKind.MOBILE),
+        ("011-1234-5678", PhoneKind.MOBILE),
+        ("070-1234-5678", PhoneKind.INTERNET),
+        ("1588-1234", PhoneKind.REPRESENTATIVE),
+    ],
+)
+def test_one_digit_past_the_longest_form_is_refused(longest: str, kind: PhoneKind) -> None:
+    assert phone_kind(longest) is kind
+    for too_long in (longest + "9", longest.replace("-", "-9", 1)):
+        with pytest.raises(InvalidPhoneNumber, match="expected a mobile"):
+            normalize_phone(too_long)
+
+
+@pytest.mark.parametrize("digits", ["02" + "1" * 6, "031" + "1" * 6])
+def test_one_digit_short_of_the_shortest_landline_is_refused(digits: str) -> None:
+    with pytest.raises(InvalidPhoneNumber, match="expected a mobile"):
+        normalize_phone(digits)
+
+
 @pytest.mark.parametrize("value", [None, 1012345678, b"01012345678"])
 def test_non_strings_are_refused(value: object) -> None:
     with pytest.raises(InvalidPhoneNumber, match="expected a string"):
