@@ -11,6 +11,8 @@ from kmsg.errors import (
     BackendFull,
     BackendUnavailable,
     IncompleteBatch,
+    JobCancelled,
+    JobFailed,
     JobNotFound,
     KMsgError,
     KmsgError,
@@ -21,6 +23,7 @@ from kmsg.errors import (
     ProviderError,
     ProviderErrorCode,
     ValidationError,
+    WaitTimeout,
 )
 from kmsg.ids import new_job_id
 from kmsg.jobs import NewJob
@@ -59,7 +62,9 @@ __all__ = [
     "Enqueued",
     "IncompleteBatch",
     "Job",
+    "JobCancelled",
     "JobError",
+    "JobFailed",
     "JobNotFound",
     "JobPage",
     "JobQueue",
@@ -82,6 +87,7 @@ __all__ = [
     "Skipped",
     "TaskRegistry",
     "ValidationError",
+    "WaitTimeout",
     "__version__",
     "new_job_id",
     "open_queue",

@@ -7,6 +7,9 @@ Every error kmsg raises on purpose derives from :class:`KmsgError`::
     ├── JobNotFound              no job with that id in that queue
     ├── LeaseLost                fencing: the lease token is stale; nothing was changed
     ├── PayloadDecodeError       stored payload bytes do not decode to the task's type
+    ├── WaitTimeout              ``wait``/``result``: the job did not end in time (a TimeoutError)
+    ├── JobFailed                ``result``: the job ended as a dead letter (has the job)
+    ├── JobCancelled             ``result``: the job was cancelled (has the job)
     ├── BackendUnavailable       the backend cannot be reached or run here, or refused the store
     │   ├── BackendFull          out of memory or disk: writes refused, draining still works
     │   └── IncompleteBatch      a multi-step ``enqueue_many`` stopped part way (see ``stored``)
@@ -22,11 +25,17 @@ the new names keep the root ``KmsgError`` and a provider's error from reading al
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kmsg.models import Job
 
 __all__ = [
     "BackendFull",
     "BackendUnavailable",
     "IncompleteBatch",
+    "JobCancelled",
+    "JobFailed",
     "JobNotFound",
     "KMsgError",
     "ProviderErrorCode",
@@ -35,6 +44,7 @@ __all__ = [
     "MissingDependencyError",
     "PayloadDecodeError",
     "ValidationError",
+    "WaitTimeout",
 ]
 
 
@@ -77,6 +87,34 @@ class PayloadDecodeError(KmsgError):
         super().__init__(f"payload of task {task!r} does not decode: {detail}")
         self.task = task
         self.detail = detail
+
+
+class WaitTimeout(KmsgError, TimeoutError):
+    """The job waited for did not end in the time given (it may still end later)."""
+
+    def __init__(self, queue: str, job_id: str, within: float) -> None:
+        super().__init__(f"job {job_id!r} in queue {queue!r} did not end within {within:g} s")
+        self.queue = queue
+        self.job_id = job_id
+        self.within = within
+
+
+class JobFailed(KmsgError):
+    """The job awaited by ``result`` ended as a dead letter; ``job`` holds its error history."""
+
+    def __init__(self, job: Job) -> None:
+        last = job.last_error
+        why = f"{last.type}: {last.message}" if last else "no error recorded"
+        super().__init__(f"job {job.id!r} in queue {job.queue!r} failed: {why}")
+        self.job = job
+
+
+class JobCancelled(KmsgError):
+    """The job awaited by ``result`` was cancelled; ``job`` is its final snapshot."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"job {job.id!r} in queue {job.queue!r} was cancelled")
+        self.job = job
 
 
 class BackendUnavailable(KmsgError):

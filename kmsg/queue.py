@@ -42,7 +42,7 @@ Design notes
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, TypeVar, overload, runtime_checkable
 
 import msgspec
 
@@ -62,6 +62,8 @@ from kmsg.models import (
 )
 
 __all__ = ["Capabilities", "JobQueue"]
+
+T = TypeVar("T")
 
 
 class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
@@ -270,6 +272,32 @@ class JobQueue(Protocol):
         by an enqueue within milliseconds; the others poll cheaply (SQLite: within about 1 ms
         while jobs flow, at most ``poll_interval``, 10 ms by default).
         """
+        ...
+
+    async def wait(self, queue: str, job_id: str, *, within: float) -> Job:
+        """Wait until the job has ended (``completed``, ``failed`` or ``cancelled``) and return
+        that snapshot; at once if it already has.
+
+        Raises ``WaitTimeout`` (a ``TimeoutError``) when ``within`` seconds pass first (the job
+        may still end later; waiting changes nothing), ``JobNotFound`` when the job is unknown
+        or is removed meanwhile, ``ValidationError`` for bad arguments. Cancelling the call is
+        always safe. The Redis adapter is told by the script that ends the job (pub/sub), so
+        it returns within a round trip of the end, and looks again every 5 s in case a
+        message was lost; SQLite looks at the job with pauses growing from 5 ms to 250 ms.
+        """
+        ...
+
+    @overload
+    async def result(self, queue: str, job_id: str, *, within: float) -> Any: ...
+
+    @overload
+    async def result(self, queue: str, job_id: str, *, within: float, type: type[T]) -> T: ...
+
+    async def result(self, queue: str, job_id: str, *, within: float, type: Any = Any) -> Any:
+        """:meth:`wait`, then the job's outcome: its result decoded from JSON as ``type``
+        (``None`` if the handler returned nothing); ``JobFailed`` (with the job and its error
+        history) for a dead letter; ``JobCancelled`` for a cancelled job. Raises as
+        :meth:`wait` does otherwise."""
         ...
 
     # --- reading -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ For code that is not async (Django and Flask views, management commands, scripts
     with open_queue("redis://127.0.0.1:6379/0") as queue:  # or sqlite:///kmsg.db
         job_id = queue.enqueue(SendSms(to="01012345678", text="hi"), queue="sms")
         print(queue.get("sms", job_id).state)
+        receipt = queue.result("sms", job_id, within=30)  # once a worker has run it
 
 A :class:`SyncQueue` is thread-safe: open one per process and share it. It runs the very plans
 the async adapters run (``kmsg.adapters.*.plans``: the same Lua scripts and SQL, the same
@@ -20,13 +21,15 @@ and acknowledging jobs is the worker's, which is async. Its middleware is sync
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar, overload
 
 import msgspec
 
 from kmsg import operations as ops
 from kmsg.codec import PayloadCodec
+from kmsg.errors import WaitTimeout
 from kmsg.jobs import NewJob
 from kmsg.middleware import SyncMiddleware, SyncNext, chain_sync
 from kmsg.models import Backoff, Enqueued, Job, JobPage, JobState, QueueStats, RetryResult
@@ -34,8 +37,11 @@ from kmsg.plans import Plan, run_sync
 from kmsg.queue import Capabilities
 from kmsg.urls import DEFAULT_QUEUE_URL, QUEUE_URL_ENV, opener_for
 from kmsg.validation import DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE
+from kmsg.waiting import check_wait, poll_pauses, result_of
 
 __all__ = ["SyncExecutor", "SyncPlanner", "SyncQueue", "open_queue"]
+
+T = TypeVar("T")
 
 
 class SyncPlanner(Protocol):
@@ -147,6 +153,36 @@ class SyncQueue:
         """Write job snapshots as they are (see :meth:`kmsg.JobQueue.import_jobs`)."""
         written: int = self._execute(ops.import_jobs(jobs))
         return written
+
+    # --- waiting -------------------------------------------------------------------------------
+
+    def wait(self, queue: str, job_id: str, *, within: float) -> Job:
+        """The job's snapshot once it has ended (see :meth:`kmsg.JobQueue.wait`).
+
+        Looks at the job with pauses growing from 5 ms to 250 ms on every backend (the async
+        Redis adapter is told instead); the calling thread sleeps meanwhile.
+        """
+        queue, job_id, within = check_wait(queue, job_id, within)
+        deadline = time.monotonic() + within
+        for pause in poll_pauses():
+            job = self.get(queue, job_id)
+            remaining = deadline - time.monotonic()
+            if job.state.terminal or remaining <= 0:
+                break
+            time.sleep(min(pause, remaining))
+        if not job.state.terminal:
+            raise WaitTimeout(queue, job_id, within)
+        return job
+
+    @overload
+    def result(self, queue: str, job_id: str, *, within: float) -> Any: ...
+
+    @overload
+    def result(self, queue: str, job_id: str, *, within: float, type: type[T]) -> T: ...
+
+    def result(self, queue: str, job_id: str, *, within: float, type: Any = Any) -> Any:
+        """The ended job's result, or its final error (see :meth:`kmsg.JobQueue.result`)."""
+        return result_of(self.wait(queue, job_id, within=within), type)
 
     # --- reading -------------------------------------------------------------------------------
 

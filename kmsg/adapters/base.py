@@ -13,15 +13,16 @@ same on every backend.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
-from typing import Any, Self
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Self, TypeVar, overload
 
 import anyio
 import msgspec
 
 from kmsg import operations as ops
 from kmsg.codec import PayloadCodec
-from kmsg.errors import LeaseLost
+from kmsg.errors import LeaseLost, WaitTimeout
 from kmsg.jobs import NewJob
 from kmsg.middleware import Middleware, Next, chain
 from kmsg.models import (
@@ -37,8 +38,14 @@ from kmsg.models import (
 )
 from kmsg.queue import Capabilities
 from kmsg.validation import DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE
+from kmsg.waiting import check_wait, poll_pauses, result_of
 
 __all__ = ["QueueBase"]
+
+T = TypeVar("T")
+
+Pause = Callable[[float], Awaitable[None]]
+"""Wait at most the given seconds for a sign that a watched job may have ended."""
 
 
 class QueueBase(ABC):
@@ -170,6 +177,43 @@ class QueueBase(ABC):
     async def wait_for_jobs(self, queue: str, max_wait: float) -> None:
         """Return when a job may be claimable (see :meth:`kmsg.JobQueue.wait_for_jobs`)."""
         await self._execute(ops.wait_for_jobs(queue, max_wait))
+
+    async def wait(self, queue: str, job_id: str, *, within: float) -> Job:
+        """The job's snapshot once it has ended (see :meth:`kmsg.JobQueue.wait`)."""
+        queue, job_id, within = check_wait(queue, job_id, within)
+        deadline = anyio.current_time() + within
+        async with self._job_signals(queue, job_id) as pause:
+            for _ in range(100_000_000):  # bounded by the deadline; the count only guards it
+                job = await self.get(queue, job_id)
+                if job.state.terminal:
+                    return job
+                remaining = deadline - anyio.current_time()
+                if remaining <= 0:
+                    break
+                await pause(remaining)
+        raise WaitTimeout(queue, job_id, within)
+
+    @overload
+    async def result(self, queue: str, job_id: str, *, within: float) -> Any: ...
+
+    @overload
+    async def result(self, queue: str, job_id: str, *, within: float, type: type[T]) -> T: ...
+
+    async def result(self, queue: str, job_id: str, *, within: float, type: Any = Any) -> Any:
+        """The ended job's result, or its final error (see :meth:`kmsg.JobQueue.result`)."""
+        return result_of(await self.wait(queue, job_id, within=within), type)
+
+    @asynccontextmanager
+    async def _job_signals(self, queue: str, job_id: str) -> AsyncIterator[Pause]:
+        """How :meth:`wait` learns that a job may have ended: by default, pauses that grow
+        from 5 ms to 250 ms (:func:`kmsg.waiting.poll_pauses`); adapters that are told
+        override this."""
+        pauses = poll_pauses()
+
+        async def pause(most: float) -> None:
+            await anyio.sleep(min(next(pauses), most))
+
+        yield pause
 
     # --- reading -------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from kmsg import JobNotFound, JobQueue, JobState, NewJob, ValidationError
+from kmsg import JobFailed, JobNotFound, JobQueue, JobState, NewJob, ValidationError, WaitTimeout
 from kmsg.sync import SyncQueue, open_queue
 from tests.backends import Store
 from tests.conformance.support import Ping, claim_one, ping_of
@@ -127,3 +127,27 @@ async def test_one_sync_queue_serves_many_threads(
     ids = await anyio.to_thread.run_sync(all_threads)
     assert len(set(ids)) == 200
     assert (await queue.stats(qname)).pending == 200
+
+
+async def test_the_sync_queue_waits_for_a_result_from_a_plain_thread(
+    queue: JobQueue, sync: SyncQueue, qname: str
+) -> None:
+    job_id = await blocking(sync.enqueue, Ping(n=3), queue=qname)
+    got: list[int] = []
+
+    async def waiter() -> None:
+        got.append(await blocking(sync.result, qname, job_id, within=10.0, type=int))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiter)
+        await anyio.sleep(0.2)
+        assert got == []
+        claimed = await claim_one(queue, qname)
+        await queue.complete(claimed.lease, result=b"42")
+    assert got == [42]
+    with pytest.raises(WaitTimeout):
+        await blocking(sync.wait, qname, await queue.enqueue(Ping(n=4), queue=qname), within=0.2)
+    failed_id = await queue.enqueue(Ping(n=5), queue=qname, priority=9)
+    await queue.fail((await claim_one(queue, qname)).lease, "down", retryable=False)
+    with pytest.raises(JobFailed):
+        await blocking(sync.result, qname, failed_id, within=1.0)

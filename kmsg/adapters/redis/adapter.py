@@ -2,22 +2,24 @@
 
 The front (:class:`~kmsg.adapters.base.QueueBase`) turns each call into a checked operation;
 :mod:`~kmsg.adapters.redis.plans` plans it as script calls; the
-:class:`~kmsg.adapters.redis.executor.RedisExecutor` performs them. Two calls are more than a
+:class:`~kmsg.adapters.redis.executor.RedisExecutor` performs them. Three calls are more than a
 plan, because they wait: ``claim(wait=...)`` blocks for a job handed over by an enqueue
-(:mod:`~kmsg.adapters.redis.handoff`), and ``wait_for_jobs`` for a pub/sub wake-up
+(:mod:`~kmsg.adapters.redis.handoff`), ``wait_for_jobs`` for a pub/sub wake-up and ``wait``
+(``result``) for the pub/sub message of the script that ends the job
 (:mod:`~kmsg.adapters.redis.notify`). Key layout: :mod:`kmsg.adapters.redis.keys`. Times come
 from the server's ``TIME`` inside the scripts, never from this host.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Final
 
 import anyio
 
 from kmsg import operations as ops
-from kmsg.adapters.base import QueueBase
+from kmsg.adapters.base import Pause, QueueBase
 from kmsg.adapters.redis.connection import RedisSettings, backend_errors
 from kmsg.adapters.redis.executor import RedisExecutor
 from kmsg.adapters.redis.handoff import ClusterBlocker, Handoff, PoolBlocker
@@ -28,6 +30,7 @@ from kmsg.codec import PayloadCodec
 from kmsg.plans import run_async
 from kmsg.queue import Capabilities
 from kmsg.validation import check_name
+from kmsg.waiting import RECHECK_SECONDS
 
 __all__ = ["CAPABILITIES", "RedisJobQueue"]
 
@@ -141,6 +144,26 @@ class RedisJobQueue(QueueBase):
                     await event.wait()
             finally:
                 self._notifier.unregister(keys.channel, event)
+
+    @asynccontextmanager
+    async def _job_signals(self, queue: str, job_id: str) -> AsyncIterator[Pause]:
+        """Be told when the job ends: subscribe to the queue's ``watched`` channel for its id,
+        then mark it watched (watch.lua), so the script that ends it publishes; look again every
+        ``RECHECK_SECONDS`` anyway, in case a message was lost with a dropped connection."""
+        channel = self._planner.keys(queue).watched
+        with backend_errors(self._settings):
+            event = await self._notifier.register(channel, job_id)
+        try:
+            await self._executor.run("watch", queue, [job_id])
+
+            async def pause(most: float) -> None:
+                with anyio.move_on_after(min(most, RECHECK_SECONDS)):
+                    await event.wait()
+                event.clear()
+
+            yield pause
+        finally:
+            self._notifier.unregister(channel, event, job_id)
 
     async def aclose(self) -> None:
         """Close the pub/sub reader and the connections. Idempotent."""

@@ -33,6 +33,9 @@ With the default prefix ``kmsg`` and a queue named ``q``, the keys of that queue
     kmsg:{q}:idle          string until when a pub/sub waiter may be idle (epoch seconds; TTL)
     kmsg:{q}:notify        channel  PUBLISHed when a job may have become claimable, while
                                  ``idle`` has not passed
+    kmsg:{q}:watched       hash  job id -> '1' while a caller of ``JobQueue.wait`` may await the
+                                 job (watch.lua); the script that ends or removes the job deletes
+                                 the entry and PUBLISHes the id on the channel of the same name
 
 **Index members.** A member of every state set is the job's enqueue sequence number (12 hex
 digits, from ``meta.seq``, kept for the job's life) followed by its id. Redis orders equal
@@ -62,7 +65,7 @@ checked on every reconnection, so a server that lost its data is noticed (see ma
 nothing else. The queue names are found by ``SCAN``ning for ``kmsg:{*}:meta`` on every primary,
 so they are right after any restart and for every client.
 
-Lua scripts get the eleven queue keys above (pending .. meta, waiters, idle, in
+Lua scripts get the twelve queue keys above (pending .. meta, waiters, idle, watched, in
 :attr:`QueueKeys.script_keys` order) as ``KEYS`` and the channel as ``ARGV[1]``.
 """
 
@@ -134,6 +137,11 @@ class QueueKeys:
         """The pub/sub channel a waiter listens on."""
         return self.base + "notify"
 
+    @property
+    def watched(self) -> str:
+        """The hash of watched job ids, and the channel their ids are published on as they end."""
+        return self.base + "watched"
+
     def reply(self, token_base: str) -> str:
         """The reply list of the handoff waiter registered with ``token_base``."""
         return f"{self.base}waiters:{token_base}"
@@ -147,4 +155,5 @@ class QueueKeys:
             self.base + "meta",
             self.base + "waiters",
             self.base + "idle",
+            self.base + "watched",
         ]

@@ -28,11 +28,12 @@ class Notifier:
         self._client = client
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
-        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._waiters: dict[tuple[str, str | None], set[asyncio.Event]] = {}
         self._subscribed: dict[str, asyncio.Event] = {}
 
-    async def register(self, channel: str) -> asyncio.Event:
-        """An event set by the next message on ``channel``; subscribed when this returns."""
+    async def register(self, channel: str, topic: str | None = None) -> asyncio.Event:
+        """An event set by the next message on ``channel`` (only one whose text is ``topic``,
+        if given); subscribed when this returns."""
         if self._pubsub is None:
             self._pubsub = self._client.pubsub()
         confirmed = self._subscribed.get(channel)
@@ -47,12 +48,16 @@ class Notifier:
             self._reader = asyncio.get_running_loop().create_task(self._read())
         await confirmed.wait()
         event = asyncio.Event()
-        self._waiters.setdefault(channel, set()).add(event)
+        self._waiters.setdefault((channel, topic), set()).add(event)
         return event
 
-    def unregister(self, channel: str, event: asyncio.Event) -> None:
+    def unregister(self, channel: str, event: asyncio.Event, topic: str | None = None) -> None:
         """Forget a waiter's event (the channel stays subscribed for the next waiter)."""
-        self._waiters.get(channel, set()).discard(event)
+        events = self._waiters.get((channel, topic))
+        if events is not None:
+            events.discard(event)
+            if not events:
+                del self._waiters[channel, topic]
 
     async def _read(self) -> None:
         while True:
@@ -76,8 +81,11 @@ class Notifier:
             if confirmed is not None:
                 confirmed.set()
         elif message["type"] == "message":
-            for event in self._waiters.get(name, ()):
-                event.set()
+            data = message["data"]
+            topic = data.decode() if isinstance(data, bytes) else str(data)
+            for key in ((name, None), (name, topic)):
+                for event in self._waiters.get(key, ()):
+                    event.set()
 
     def _wake_all(self) -> None:
         for event in self._subscribed.values():

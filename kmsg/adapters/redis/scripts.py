@@ -41,6 +41,7 @@ SCRIPT_NAMES: Final = (
     "stats",
     "unwait",
     "wake",
+    "watch",
 )
 
 _LUA = resources.files("kmsg.adapters.redis").joinpath("lua")

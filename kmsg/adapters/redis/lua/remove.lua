@@ -9,4 +9,5 @@ if not job then return 0 end
 redis.call('ZREM', K[job.state], member(id, job))
 release_dedupe(id, job)
 redis.call('HDEL', K.jobs, id)
+tell_watchers(id)
 return 1

@@ -14,6 +14,8 @@
 --   KEYS[10] waiters    zset  idle claimers awaiting a direct handoff: '<token base> <lease>'
 --           -> until when it waits (ms); its reply list is KEYS[10] .. ':' .. token base
 --   KEYS[11] idle       string until when a pub/sub waiter may be idle (epoch seconds)
+--   KEYS[12] watched    hash  job id -> '1' while a caller of JobQueue.wait may await it; also
+--                             the pub/sub channel the job's id is PUBLISHed on when it ends
 --   ARGV[1] notify channel (PUBLISHed when a job may have become claimable while a waiter may
 --           be idle: see notify)
 -- Script-specific ARGV start at 2. Times in records are epoch seconds.
@@ -27,6 +29,7 @@ local K = {
   pending = KEYS[1], delayed = KEYS[2], processing = KEYS[3],
   completed = KEYS[4], failed = KEYS[5], cancelled = KEYS[6],
   jobs = KEYS[7], dedupe = KEYS[8], meta = KEYS[9], waiters = KEYS[10], idle = KEYS[11],
+  watched = KEYS[12],
 }
 local CHANNEL = ARGV[1]
 local MAX_PRIORITY = 1000
@@ -269,11 +272,18 @@ local function take_dedupe(id, job)
   return true
 end
 
+-- Tell the callers of JobQueue.wait awaiting job `id`, if any, that it ended or went away
+-- (one HDEL when nobody waits).
+local function tell_watchers(id)
+  if redis.call('HDEL', K.watched, id) == 1 then redis.call('PUBLISH', K.watched, id) end
+end
+
 -- Move a live job into terminal `state` at time `now`; returns the stored record.
 local function finish(id, job, state, now)
   job[END_FIELD[state]] = now
   job.lease_until = nil
   release_dedupe(id, job)
+  tell_watchers(id)
   return move(id, job, state)
 end
 
