@@ -37,6 +37,10 @@ is used for leases and delays. Idle workers poll ``PRAGMA data_version`` on a de
 a read of shared memory that changes when another connection commits: every 1 ms while commits are
 frequent, backing off to every ``poll_interval`` seconds (the upper bound) when the file has been
 quiet (see :mod:`kmsg.adapters.sqlite.watch`). Commits by the same instance wake them at once.
+
+Transactional enqueue. :func:`enqueue_in` writes a job inside the application's own ``sqlite3``
+transaction on the same file, so the job exists if and only if that transaction commits (see
+:mod:`kmsg.adapters.sqlite.outbox`).
 """
 
 from __future__ import annotations
@@ -46,12 +50,20 @@ from typing import Any
 from kmsg.adapters.sqlite.adapter import CAPABILITIES, SQLiteJobQueue
 from kmsg.adapters.sqlite.database import open_database
 from kmsg.adapters.sqlite.options import parse_url
+from kmsg.adapters.sqlite.outbox import enqueue_in, enqueue_many_in
 from kmsg.adapters.sqlite.plans import SQLitePlanner
 from kmsg.adapters.sqlite.sync_executor import SyncSQLiteExecutor
 from kmsg.codec import PayloadCodec
 from kmsg.sync import SyncQueue
 
-__all__ = ["CAPABILITIES", "SQLiteJobQueue", "open_sync_url", "open_url"]
+__all__ = [
+    "CAPABILITIES",
+    "SQLiteJobQueue",
+    "enqueue_in",
+    "enqueue_many_in",
+    "open_sync_url",
+    "open_url",
+]
 
 
 async def open_url(url: str, **options: Any) -> SQLiteJobQueue:
