@@ -1,9 +1,10 @@
 """Every dependency pyproject.toml declares is used; the benchmark docs name no absolute path.
 
 A requirement is *used* when its import name appears in an ``import`` statement of ``kmsg``,
-``tests`` or ``benchmarks``, or when it is one of the few packages used without an import (a
-pytest plugin, an accelerator another package loads, a command-line tool); those are listed below
-with the file that shows the use, and the test checks that the file still names them.
+``tests`` or ``benchmarks``, when it is a pytest plugin (pytest loads every installed one: its
+distribution has a ``pytest11`` entry point), or when it is one of the few packages used without
+an import (a package another one loads, a command-line tool); those are listed below with the
+file that shows the use, and the test checks that the file still names them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import ast
 import re
 import tomllib
 from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
@@ -22,7 +24,6 @@ USED_WITHOUT_IMPORT: dict[str, tuple[str, str]] = {
     "python-multipart": ("kmsg/dashboard/views/login.py", "request.form()"),  # starlette's forms
     # starlette.testclient imports httpx2 (with plain httpx it raises a deprecation warning)
     "httpx2": ("tests/dashboard/conftest.py", "from starlette.testclient import"),
-    "pytest-timeout": ("pyproject.toml", "timeout = "),  # a pytest plugin, set in [tool.pytest]
     "ruff": (".ci/run", ".venv/bin/ruff check"),
     "mypy": (".ci/run", ".venv/bin/mypy"),
     "pyinstrument": ("benchmarks/README.md", "pyinstrument"),  # profiles quoted in the figures
@@ -58,12 +59,22 @@ def _imported_roots() -> set[str]:
     return roots
 
 
+def _pytest_plugin(name: str) -> bool:
+    try:
+        points = distribution(name).entry_points
+    except PackageNotFoundError:
+        return False
+    return any(point.group == "pytest11" for point in points)
+
+
 def test_every_declared_dependency_is_used() -> None:
     roots = _imported_roots()
     unused = [
         name
         for name in _requirements()
-        if name.replace("-", "_") not in roots and name not in USED_WITHOUT_IMPORT
+        if name.replace("-", "_") not in roots
+        and name not in USED_WITHOUT_IMPORT
+        and not _pytest_plugin(name)
     ]
     assert unused == [], f"declared in pyproject.toml but imported nowhere: {unused}"
 
