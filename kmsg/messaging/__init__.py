@@ -11,6 +11,12 @@
 any registered provider by name with :func:`load_provider`.
 """
 
+from kmsg.messaging.config import (
+    ProviderTable,
+    configure_provider,
+    load_settings,
+    read_provider_table,
+)
 from kmsg.messaging.delivery import (
     DeliveryReport,
     DeliveryState,
@@ -51,7 +57,14 @@ from kmsg.messaging.processor import (
     UpdateDeliveryStatusJob,
     fan_out,
 )
-from kmsg.messaging.provider import PROVIDER_GROUP, Provider, load_provider
+from kmsg.messaging.provider import (
+    PROVIDER_GROUP,
+    Provider,
+    SupportsProbe,
+    close_provider,
+    load_provider,
+    probe_provider,
+)
 from kmsg.messaging.template_store import (
     InMemoryTemplateStore,
     ProviderTemplate,
@@ -87,6 +100,7 @@ __all__ = [
     "PROVIDER_GROUP",
     "PhoneKind",
     "Provider",
+    "ProviderTable",
     "ProviderTemplate",
     "RateLimited",
     "Scenario",
@@ -96,15 +110,21 @@ __all__ = [
     "SendScheduledMessageJob",
     "Sms",
     "Succeed",
+    "SupportsProbe",
     "Template",
     "TemplatePage",
     "TemplateStatus",
     "Timeout",
     "UpdateDeliveryStatusJob",
+    "close_provider",
+    "configure_provider",
     "fan_out",
     "get_delivery_status",
     "load_provider",
+    "load_settings",
     "normalize_phone",
     "phone_kind",
+    "probe_provider",
+    "read_provider_table",
     "render_template",
 ]

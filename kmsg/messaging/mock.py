@@ -167,6 +167,10 @@ class MockProvider:
         """Make the next ``count`` sends fail with ``code``."""
         self.script(*[Fail(code)] * count)
 
+    async def probe(self) -> str:
+        """Answer a health probe: the mock is always reachable (its scenarios are for sends)."""
+        return f"ok (mock provider {self._name!r}, in memory)"
+
     async def send(self, message: Message, *, idempotency_key: str | None = None) -> SendResult:
         """Play the next scenario for ``message``; record and return or raise its outcome.
 

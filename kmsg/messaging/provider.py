@@ -29,7 +29,15 @@ from typing import Any, Final, Protocol, runtime_checkable
 from kmsg.errors import ValidationError
 from kmsg.messaging.models import Message, SendResult
 
-__all__ = ["PROVIDER_GROUP", "Provider", "load_provider"]
+__all__ = [
+    "PROVIDER_GROUP",
+    "Provider",
+    "SupportsProbe",
+    "close_provider",
+    "load_provider",
+    "probe_provider",
+    "provider_factory",
+]
 
 PROVIDER_GROUP: Final = "kmsg.providers"
 
@@ -52,18 +60,55 @@ class Provider(Protocol):
         ...
 
 
-def load_provider(name: str, /, **options: Any) -> Provider:
-    """Build the provider registered as ``name`` in the ``kmsg.providers`` group with ``options``.
+@runtime_checkable
+class SupportsProbe(Protocol):
+    """A provider that can check its service answers (``kmsg health`` calls it)."""
 
-    Raises ``ValidationError`` for a name no installed package registers, or a factory that does
-    not make a :class:`Provider`; ``MissingDependencyError`` when the provider's extra is missing.
+    async def probe(self) -> str:
+        """Check the service without sending; return a one-line detail for a person.
+
+        Raises ``ProviderError`` when the service does not answer as it should; a probe is
+        bounded in time as a send is.
+        """
+        ...
+
+
+def provider_factory(name: str, /) -> Any:
+    """The factory registered as ``name`` in the ``kmsg.providers`` group, imported now.
+
+    Raises ``ValidationError`` for a name no installed package registers;
+    ``MissingDependencyError`` when the provider's extra is missing.
     """
     found = entry_points(group=PROVIDER_GROUP, name=name)
     if not found:
         known = sorted(point.name for point in entry_points(group=PROVIDER_GROUP))
         raise ValidationError(f"no message provider named {name!r}; installed: {known}")
-    factory = next(iter(found)).load()
-    provider = factory(**options)
+    return next(iter(found)).load()
+
+
+def load_provider(name: str, /, **options: Any) -> Provider:
+    """Build the provider registered as ``name`` in the ``kmsg.providers`` group with ``options``.
+
+    Raises ``ValidationError`` for a name no installed package registers, or a factory that does
+    not make a :class:`Provider`; ``MissingDependencyError`` when the provider's extra is missing.
+    To build a provider from the environment and ``kmsg.toml`` instead, see
+    :func:`kmsg.messaging.configure_provider`.
+    """
+    provider = provider_factory(name)(**options)
     if not isinstance(provider, Provider):
         raise ValidationError(f"provider {name!r} made {provider!r}, which is not a Provider")
     return provider
+
+
+async def probe_provider(provider: Provider) -> str:
+    """``provider.probe()`` when it has one, else a line saying it cannot be probed."""
+    if isinstance(provider, SupportsProbe):
+        return await provider.probe()
+    return "configured (this provider offers no probe)"
+
+
+async def close_provider(provider: Provider) -> None:
+    """Await ``provider.aclose()`` when it has one (an HTTP client to close, say)."""
+    aclose = getattr(provider, "aclose", None)
+    if aclose is not None:
+        await aclose()
