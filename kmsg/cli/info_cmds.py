@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
@@ -12,9 +11,10 @@ from rich.table import Table
 from kmsg import __version__
 from kmsg.cli.app import CliState, ExitCode, fail, run_async, run_with_queue
 from kmsg.cli.output import console, print_json, stats_table, stats_to_builtins
-from kmsg.cli.provider import MOCK_ENV, PROVIDER_ENV, build_provider, mock_enabled
+from kmsg.cli.provider import MOCK_ENV, PROVIDER_ENV, build_provider, provider_configured
 from kmsg.cli.queue_cmds import gather_stats
 from kmsg.errors import BackendUnavailable, KmsgError, MissingDependencyError
+from kmsg.messaging.provider import close_provider, probe_provider
 from kmsg.models import QueueStats
 from kmsg.queue import Capabilities, JobQueue
 from kmsg.urls import open_queue
@@ -77,19 +77,30 @@ async def check_backend(url: str) -> Check:
 
 
 async def check_provider(state: CliState) -> Check:
-    """Build the configured provider; unconfigured is reported, not failed.
+    """Build the configured provider and probe it; unconfigured is reported, not failed.
 
-    The ``Provider`` protocol has no reachability probe, so this checks the configuration (the
-    provider can be built, its extra is installed), not the remote service.
+    A provider with a ``probe`` (``SupportsProbe``) is asked whether its service answers:
+    ``HttpProvider`` GETs its ``health_url`` (without one it reports itself configured), the
+    mock provider answers ok. One without a probe is checked for configuration only.
     """
-    if not (mock_enabled() or os.environ.get(PROVIDER_ENV)):
-        return Check("provider", True, f"skipped: none configured ({MOCK_ENV} / {PROVIDER_ENV})")
     try:
+        if not provider_configured():
+            return Check(
+                "provider",
+                True,
+                f"skipped: none configured ({MOCK_ENV} / {PROVIDER_ENV} / kmsg.toml)",
+            )
         provider = await build_provider(state)
     except (KmsgError, click.ClickException) as exc:
         detail = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
         return Check("provider", False, detail)
-    return Check("provider", True, f"{provider.name}: configured")
+    try:
+        detail = await probe_provider(provider)
+    except KmsgError as exc:
+        return Check("provider", False, f"{provider.name}: {exc}")
+    finally:
+        await close_provider(provider)
+    return Check("provider", True, f"{provider.name}: {detail}")
 
 
 @click.command("health")

@@ -1,7 +1,10 @@
 """Which message provider the CLI uses, and where the mock provider's templates live.
 
 ``K_MSG_MOCK=true`` selects :class:`~kmsg.messaging.mock.MockProvider`; otherwise
-``K_MSG_PROVIDER`` names a provider registered in the ``kmsg.providers`` entry-point group.
+``K_MSG_PROVIDER`` (or the ``name`` of the ``[provider]`` table in ``kmsg.toml`` /
+``K_MSG_CONFIG``) names a provider registered in the ``kmsg.providers`` entry-point group, built
+from its settings in the environment and that table by
+:func:`~kmsg.messaging.config.configure_provider` (``K_MSG_HTTP_URL``, ``K_MSG_HTTP_TOKEN``, ...).
 
 The mock provider keeps templates in memory, which would vanish between two ``kmsg`` runs, so the
 CLI keeps them in a small JSON file: next to the SQLite database (``kmsg.db`` ->
@@ -22,8 +25,15 @@ from urllib.parse import urlsplit
 import msgspec
 
 from kmsg.cli.app import CliState, ExitCode, fail
+from kmsg.messaging.config import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG_FILE,
+    PROVIDER_ENV,
+    configure_provider,
+    read_provider_table,
+)
 from kmsg.messaging.mock import MockProvider
-from kmsg.messaging.provider import Provider, load_provider
+from kmsg.messaging.provider import Provider
 from kmsg.messaging.template_store import InMemoryTemplateStore, ProviderTemplate
 
 __all__ = [
@@ -31,15 +41,15 @@ __all__ = [
     "PROVIDER_ENV",
     "TEMPLATES_ENV",
     "build_provider",
-    "read_templates",
     "mock_enabled",
+    "provider_configured",
+    "read_templates",
     "save_templates",
     "template_store",
     "templates_path",
 ]
 
 MOCK_ENV: Final = "K_MSG_MOCK"
-PROVIDER_ENV: Final = "K_MSG_PROVIDER"
 TEMPLATES_ENV: Final = "K_MSG_MOCK_TEMPLATES"
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FILE_TYPE = list[ProviderTemplate]
@@ -48,6 +58,14 @@ _FILE_TYPE = list[ProviderTemplate]
 def mock_enabled() -> bool:
     """Whether ``K_MSG_MOCK`` selects the mock provider."""
     return os.environ.get(MOCK_ENV, "").strip().lower() in _TRUE
+
+
+def provider_configured() -> bool:
+    """Whether a provider is chosen: ``K_MSG_MOCK``, ``K_MSG_PROVIDER`` or the table's ``name``.
+
+    Raises ``ValidationError`` when ``K_MSG_CONFIG`` names no file or the file is not TOML.
+    """
+    return bool(mock_enabled() or os.environ.get(PROVIDER_ENV) or read_provider_table().name)
 
 
 def templates_path(queue_url: str) -> Path:
@@ -111,7 +129,12 @@ async def build_provider(state: CliState, *, failure_rate: float = 0.0) -> Provi
         provider = MockProvider(failure_rate=failure_rate)
         provider.templates = await template_store(saved)
         return provider
-    name = os.environ.get(PROVIDER_ENV)
+    table = read_provider_table()
+    name = os.environ.get(PROVIDER_ENV) or table.name
     if not name:
-        fail(f"no message provider: set {MOCK_ENV}=true or {PROVIDER_ENV}=<name>", ExitCode.USAGE)
-    return load_provider(name)
+        fail(
+            f"no message provider: set {MOCK_ENV}=true or {PROVIDER_ENV}=<name>, or name one in "
+            f"the [provider] table of {DEFAULT_CONFIG_FILE} (or of the file {CONFIG_ENV} names)",
+            ExitCode.USAGE,
+        )
+    return configure_provider(name, table=table)
