@@ -8,7 +8,9 @@
     await kmsg_.send(Sms(to="+82 10-1234-5678", text="인증번호 123456"))
 
 ``HttpProvider`` lives in :mod:`kmsg.messaging.http` (it needs ``pip install "kmsg[http]"``); load
-any registered provider by name with :func:`load_provider`.
+any registered provider by name with :func:`load_provider` (options as arguments) or
+:func:`configure_provider` (settings from ``K_MSG_<NAME>_*`` variables and ``kmsg.toml``, see
+:mod:`kmsg.messaging.config`).
 """
 
 from kmsg.messaging.config import (
