@@ -205,6 +205,12 @@ class Worker:
         if self._wait_scope is not None:
             self._wait_scope.cancel()
 
+    def hurry(self) -> None:
+        """Skip what is left of the grace period of a stopping worker: running jobs are released
+        now (as a second SIGINT / SIGTERM does). Call it from the worker's thread."""
+        if self._stopping and self._grace_scope is not None:
+            self._grace_scope.cancel()
+
     async def _serve(self, *, until_idle: bool, signals: bool) -> None:
         if self._runner is not None:
             raise RuntimeError(f"{self!r} is already running")
@@ -289,7 +295,7 @@ class Worker:
                     logger.info(
                         "%s received again: releasing running jobs now", name, extra=queue_extra()
                     )
-                    self._grace_scope.cancel()
+                    self.hurry()
 
     # --- claiming ------------------------------------------------------------------------------
 

@@ -3,10 +3,15 @@ errors.
 
 URLs: ``redis://[user:password@]host:port/db``, ``rediss://...`` (TLS),
 ``redis+cluster://host:port`` and ``rediss+cluster://host:port`` (Redis Cluster; any node works as
-the seed). Options, as keyword arguments or URL query parameters: ``key_prefix`` (default
-``kmsg``), ``max_payload_bytes``, ``socket_timeout`` and ``socket_connect_timeout`` (seconds),
-``eviction`` (``refuse``, the default, or ``warn``: what to do about a server whose
-``maxmemory-policy`` may evict keys; see server.py).
+the seed). The port must be a number from 1 to 65535 and the database a whole number (``/0``;
+none means 0); anything else is a ``ValidationError`` before any connection is tried. A database
+the server does not have (``/99`` with the default 16) is a ``ValidationError`` at open, saying so
+(see :func:`translate_error`).
+
+Options, as keyword arguments or URL query parameters: ``key_prefix`` (default ``kmsg``),
+``max_payload_bytes``, ``socket_timeout`` and ``socket_connect_timeout`` (seconds), ``eviction``
+(``refuse``, the default, or ``warn``: what to do about a server whose ``maxmemory-policy`` may
+evict keys; see server.py).
 """
 
 from __future__ import annotations
@@ -142,7 +147,13 @@ def parse_settings(url: str, options: Mapping[str, object]) -> RedisSettings:
     if unknown:
         raise ValidationError(f"unknown Redis options {unknown}; known: {list(_OPTIONS)}")
     client_scheme, cluster = _SCHEMES[scheme]
-    if cluster and parts.path.strip("/") not in ("", "0"):
+    _check_port(url)
+    database = parts.path.strip("/")
+    if database and not (database.isascii() and database.isdigit()):
+        raise ValidationError(
+            f"Redis URL {redact_url(url)!r}: the database must be a number (/0), not {database!r}"
+        )
+    if cluster and database not in ("", "0"):
         raise ValidationError("Redis Cluster has only database 0")
     client_url = urlunsplit((client_scheme, parts.netloc, parts.path, "", ""))
     return RedisSettings(
@@ -160,6 +171,22 @@ def parse_settings(url: str, options: Mapping[str, object]) -> RedisSettings:
     )
 
 
+def _check_port(url: str) -> None:
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        port = 0
+    if port == 0:
+        netloc = urlsplit(redact_url(url)).netloc
+        raise ValidationError(
+            f"Redis URL {redact_url(url)!r}: bad port in {netloc!r}; use a number 1 to 65535"
+        )
+
+
+def _database(url: str) -> str:
+    return urlsplit(url).path.strip("/") or "0"
+
+
 def _eviction(value: object) -> str:
     if value not in _EVICTION:
         raise ValidationError(f"eviction must be one of {list(_EVICTION)}, not {value!r}")
@@ -168,8 +195,8 @@ def _eviction(value: object) -> str:
 
 def translate_error(settings: RedisSettings, exc: Exception) -> Exception:
     """The kmsg error for a redis-py failure: ``BackendFull`` for ``OOM``, ``BackendUnavailable``
-    for connection failures and ACL refusals (password never shown); any other error is returned
-    as it is."""
+    for connection failures and ACL refusals (password never shown), ``ValidationError`` for a
+    database number the server does not have; any other error is returned as it is."""
     if isinstance(exc, redis_errors.OutOfMemoryError):
         error: Exception = BackendFull(
             f"Redis at {settings.redacted_url} is out of memory (used memory > maxmemory):"
@@ -178,6 +205,11 @@ def translate_error(settings: RedisSettings, exc: Exception) -> Exception:
     elif isinstance(exc, _UNAVAILABLE):
         error = BackendUnavailable(
             f"Redis at {settings.redacted_url} is unavailable: {type(exc).__name__}: {exc}"
+        )
+    elif isinstance(exc, redis_errors.ResponseError) and "DB index is out of range" in str(exc):
+        error = ValidationError(
+            f"Redis at {settings.redacted_url} has no database {_database(settings.url)} (a server"
+            " has 16 unless its `databases` setting says more; use /0 to /15 by default)"
         )
     elif isinstance(exc, redis_errors.ResponseError) and any(
         marker in str(exc) for marker in _PERMISSION_MARKERS

@@ -197,6 +197,8 @@ def _identify_untouched(connection: sqlite3.Connection, path: Path) -> None:
 
 
 def _connect(options: SQLiteOptions) -> sqlite3.Connection:
+    if not options.create and not options.path.is_file():
+        raise BackendUnavailable(f"no sqlite database at {options.path} (and create=false)")
     connection = sqlite3.connect(
         options.path,
         timeout=0,

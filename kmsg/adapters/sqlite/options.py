@@ -10,6 +10,9 @@ absolute one. Query parameters and keyword arguments are options (keywords win):
   connections (default 0.01); checks are every 1 ms while commits are frequent.
 - ``max_payload_bytes``: the payload size limit (default 256 KiB).
 - ``clock``: a ``() -> float`` returning epoch seconds (keyword only; default ``time.time``).
+- ``create``: ``true`` (default) makes the database file when it does not exist; ``false``
+  refuses a missing file with ``BackendUnavailable`` instead (``kmsg migrate`` opens its source
+  so, and never creates it).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ __all__ = ["SQLiteOptions", "parse_url"]
 
 SYNCHRONOUS_MODES: Final = frozenset({"NORMAL", "FULL"})
 _KNOWN: Final = frozenset(
-    {"synchronous", "busy_timeout", "poll_interval", "max_payload_bytes", "clock"}
+    {"synchronous", "busy_timeout", "poll_interval", "max_payload_bytes", "clock", "create"}
 )
 
 
@@ -42,6 +45,7 @@ class SQLiteOptions:
     poll_interval: float = 0.01
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     clock: Callable[[], float] = field(default=time.time, repr=False)
+    create: bool = True
 
 
 def _path_of(url: str) -> Path:
@@ -108,4 +112,14 @@ def parse_url(url: str, options: Mapping[str, Any]) -> SQLiteOptions:
             "max_payload_bytes", merged.get("max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES), 1
         ),
         clock=clock,
+        create=_flag("create", merged.get("create", True)),
     )
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValidationError(f"option {name} must be true or false, not {value!r}")
+    return text in ("true", "1", "yes")
