@@ -1,10 +1,16 @@
 """Dashboard credentials and signed session cookies (stdlib ``hmac`` + ``secrets``, no extra deps).
 
 A session is a cookie ``<payload>.<signature>``: the payload is URL-safe base64 of a small JSON
-object (``sid``, ``csrf``, ``user``, ``exp``), the signature HMAC-SHA256 of the payload under a key
-that is random per process unless ``K_MSG_DASHBOARD_SECRET`` sets one (so sessions end when the
-dashboard restarts, unless a secret is configured). A session with ``user`` None is the pre-login
-session that carries the login form's CSRF token. Every comparison of secrets is constant-time.
+object (``sid``, ``csrf``, ``user``, ``iat``, ``exp``), the signature HMAC-SHA256 of the payload
+under a key that is random per process unless ``K_MSG_DASHBOARD_SECRET`` sets one (so sessions end
+when the dashboard restarts, unless a secret is configured). A session with ``user`` None is the
+pre-login session that carries the login form's CSRF token. Every comparison of secrets is
+constant-time.
+
+Sessions are revocable: logging out puts the session's id on a revocation list kept in memory
+(:class:`RevokedSessions`, bounded) until the session would have expired anyway. The list lives in
+the process: with ``K_MSG_DASHBOARD_SECRET`` set, sessions survive a restart, and so would a
+session logged out before it; change the secret to end every session.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import hmac
 import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -27,6 +33,7 @@ from kmsg.errors import ValidationError
 __all__ = [
     "ANONYMOUS",
     "DashboardAuth",
+    "RevokedSessions",
     "Session",
     "TOKEN_ENV",
 ]
@@ -40,12 +47,47 @@ MIN_SECRET_CHARS: Final = 8
 
 
 class Session(msgspec.Struct, frozen=True, kw_only=True):
-    """What a session cookie holds: an id, the CSRF token, the user (None before login), expiry."""
+    """What a session cookie holds: an id, the CSRF token, the user (None before login), the
+    time it was issued and its expiry (Unix seconds)."""
 
     sid: str
     csrf: str
     user: str | None
+    iat: float
     exp: float
+
+
+class RevokedSessions:
+    """Ids of sessions ended before their expiry, each kept until that expiry (bounded memory).
+
+    At most ``capacity`` ids are kept. When a revocation finds the list full of unexpired ids,
+    every session issued until then is revoked at once (a cut-off time), and the list starts
+    empty: memory stays bounded, and a revoked session never comes back.
+    """
+
+    def __init__(self, capacity: int = 10_000, clock: Callable[[], float] = time.time) -> None:
+        self.capacity = capacity
+        self.clock = clock
+        self.cutoff = float("-inf")
+        self._expiry: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def revoke(self, session: Session) -> None:
+        """End ``session`` now."""
+        now = self.clock()
+        if len(self._expiry) >= self.capacity:
+            self._expiry = {sid: exp for sid, exp in self._expiry.items() if exp > now}
+        if len(self._expiry) >= self.capacity:
+            self.cutoff = now
+            self._expiry.clear()
+            return
+        self._expiry[session.sid] = session.exp
+
+    def is_revoked(self, session: Session) -> bool:
+        """True if ``session`` was revoked (by id, or by being issued before the cut-off)."""
+        return session.sid in self._expiry or session.iat <= self.cutoff
 
 
 def _equal(given: str, expected: str) -> bool:
@@ -58,7 +100,9 @@ class DashboardAuth:
 
     ``anonymous=True`` (only for ``--insecure-local`` on a loopback address) lets everyone in
     without a login; CSRF checks still apply. ``secret`` signs session cookies (default: random per
-    process). ``session_seconds`` is how long a login lasts. The repr never shows a secret.
+    process). ``session_seconds`` is how long a login lasts. ``revoked`` holds the sessions ended
+    by logging out (state, not configuration: it is neither compared nor shown). The repr never
+    shows a secret.
     """
 
     token: str | None = None
@@ -67,6 +111,7 @@ class DashboardAuth:
     anonymous: bool = False
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     session_seconds: float = 12 * 3600.0
+    revoked: RevokedSessions = field(default_factory=RevokedSessions, compare=False)
 
     def __post_init__(self) -> None:
         if (self.username is None) != (self.password is None):
@@ -127,6 +172,7 @@ class DashboardAuth:
             sid=secrets.token_urlsafe(18),
             csrf=secrets.token_urlsafe(24),
             user=user,
+            iat=moment,
             exp=moment + self.session_seconds,
         )
 
@@ -138,8 +184,12 @@ class DashboardAuth:
         payload = base64.urlsafe_b64encode(msgspec.json.encode(session)).rstrip(b"=")
         return f"{payload.decode()}.{self._sign(payload)}"
 
+    def revoke(self, session: Session) -> None:
+        """End ``session``: its cookie is refused from now on (see :class:`RevokedSessions`)."""
+        self.revoked.revoke(session)
+
     def load(self, cookie: str, *, now: float | None = None) -> Session | None:
-        """The session in a cookie value, or None if it is forged, malformed or expired."""
+        """The session in a cookie value, or None if forged, malformed, expired or revoked."""
         payload_text, _, signature = cookie.partition(".")
         payload = payload_text.encode()
         if not signature or not _equal(signature, self._sign(payload)):
@@ -150,4 +200,6 @@ class DashboardAuth:
         except (binascii.Error, msgspec.DecodeError):
             return None
         moment = time.time() if now is None else now
-        return session if session.exp > moment else None
+        if session.exp <= moment or self.revoked.is_revoked(session):
+            return None
+        return session

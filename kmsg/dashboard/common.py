@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from kmsg.dashboard.auth import DashboardAuth, Session
+from kmsg.dashboard.throttle import LoginThrottle
 from kmsg.dashboard.throughput import ThroughputMeter
 from kmsg.errors import ValidationError
 from kmsg.models import JobState
@@ -30,14 +31,18 @@ __all__ = [
     "form_float",
     "form_int",
     "make_templates",
+    "path_name",
     "pretty_json",
     "queue_name",
     "redirect",
     "render",
+    "segment",
 ]
 
 HERE: Final = Path(__file__).parent
 STATES: Final = tuple(JobState)
+DOT_SEGMENTS: Final = frozenset({".", ".."})
+ESCAPE: Final = "~"
 
 
 @dataclass
@@ -47,6 +52,7 @@ class DashboardContext:
     auth: DashboardAuth
     read_only: bool
     templates: Jinja2Templates
+    throttle: LoginThrottle
     throughput: ThroughputMeter = field(default_factory=ThroughputMeter)
     opened: JobQueue | None = None
 
@@ -76,6 +82,23 @@ def _ago(value: float | None) -> str:
     return f"{seconds:.0f}s {suffix}"
 
 
+def segment(name: str) -> str:
+    """A queue name or job id as one URL path segment.
+
+    Names are ``[A-Za-z0-9_.:-]``, safe in a path as they are, except ``.`` and ``..``: browsers
+    and HTTP clients remove those segments (``%2e`` too), so they are written ``~.`` and ``~..``
+    (``~`` is never part of a name, so no other name is written that way).
+    """
+    return ESCAPE + name if name in DOT_SEGMENTS else name
+
+
+def path_name(kind: str, raw: str) -> str:
+    """The name a :func:`segment` stands for, validated (``ValidationError`` if not a name)."""
+    if raw.startswith(ESCAPE) and raw[1:] in DOT_SEGMENTS:
+        return raw[1:]
+    return check_name(kind, raw)
+
+
 def make_templates() -> Jinja2Templates:
     """Templates with autoescape always on (payloads and errors are untrusted text)."""
     env = jinja2.Environment(
@@ -85,6 +108,7 @@ def make_templates() -> Jinja2Templates:
     )
     env.filters["when"] = _when
     env.filters["ago"] = _ago
+    env.filters["seg"] = segment
     env.globals["states"] = STATES
     return Jinja2Templates(env=env)
 
@@ -108,8 +132,8 @@ def render(request: Request, template: str, values: dict[str, Any], status: int 
 
 
 def queue_name(request: Request) -> str:
-    """The ``{queue}`` path parameter, validated (``ValidationError`` -> 400)."""
-    return check_name("queue", request.path_params["queue"])
+    """The ``{queue}`` path parameter, unescaped and validated (``ValidationError`` -> 400)."""
+    return path_name("queue", request.path_params["queue"])
 
 
 def redirect(path: str, message: str | None = None) -> RedirectResponse:

@@ -1,16 +1,24 @@
-"""The dashboard's one gate (pure ASGI): security headers, authentication and CSRF on every request.
+"""The dashboard's gates (pure ASGI): security headers, then network, authentication and CSRF.
 
-Order of checks for each HTTP request:
+:class:`SecurityHeaders` wraps the whole app, outside Starlette's error handling, so every
+response gets the headers below, a 500 included.
 
-1. Load the signed session cookie. In anonymous mode (``--insecure-local``) a visitor without one
-   gets an anonymous session; on ``/login`` a visitor gets a pre-login session whose CSRF token
-   the login form carries.
-2. Every ``POST`` (login included) must carry the session's CSRF token, as the form field
+:class:`DashboardGate` checks each HTTP request in this order:
+
+1. From a trusted proxy, take the scheme, client address and host from its ``X-Forwarded-*``
+   headers (:mod:`kmsg.dashboard.network`).
+2. The ``Host`` must be on the allow-list (400 otherwise) and an ``Origin``, if any, must be the
+   dashboard itself (403 otherwise): no DNS-rebinding page reaches the app.
+3. Load the signed session cookie (a revoked one counts as none). In anonymous mode
+   (``--insecure-local``) a visitor without one gets an anonymous session; on ``/login`` a visitor
+   gets a pre-login session whose CSRF token the login form carries.
+4. Every ``POST`` (login included) must carry the session's CSRF token, as the form field
    ``csrf`` or the header ``X-CSRF-Token``; otherwise 403 and the app never sees the request.
-3. Every path but ``/login`` and ``/static/`` (our own CSS and JS, no data) needs a logged-in
+5. Every path but ``/login`` and ``/static/`` (our own CSS and JS, no data) needs a logged-in
    session, or for ``GET`` only an ``Authorization: Bearer <token>`` header (for Prometheus
    scrapes and scripts). Pages redirect to the login form; ``/api/`` and ``/metrics`` answer 401.
-4. Every response gets the security headers below.
+   Wrong bearer tokens count against the client like wrong logins
+   (:mod:`kmsg.dashboard.throttle`): a locked-out client gets 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -24,8 +32,17 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kmsg.dashboard.auth import ANONYMOUS, DashboardAuth, Session
+from kmsg.dashboard.network import NetworkPolicy
+from kmsg.dashboard.throttle import LoginThrottle
 
-__all__ = ["COOKIE_NAME", "DashboardGate", "session_cookie"]
+__all__ = [
+    "COOKIE_NAME",
+    "SECURITY_HEADERS",
+    "DashboardGate",
+    "SecurityHeaders",
+    "session_cookie",
+    "too_many_attempts",
+]
 
 COOKIE_NAME: Final = "kmsg_session"
 MAX_FORM_BYTES: Final = 1024 * 1024
@@ -34,7 +51,9 @@ SECURITY_HEADERS: Final = {
         "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer browsers send ``Origin: null`` with our
+    # own form posts, and the Origin check (kmsg.dashboard.network) refuses that.
+    "referrer-policy": "same-origin",
     "x-content-type-options": "nosniff",
     "cache-control": "no-store",
 }
@@ -47,6 +66,14 @@ def session_cookie(auth: DashboardAuth, session: Session, *, secure: bool) -> st
     return (
         f"{COOKIE_NAME}={auth.dump(session)}; Path=/; Max-Age={max_age}; HttpOnly; "
         f"SameSite=Strict{flags}"
+    )
+
+
+def too_many_attempts(seconds: float) -> Response:
+    """429 with ``Retry-After`` for a client locked out after wrong credentials."""
+    wait = LoginThrottle.header(seconds)
+    return PlainTextResponse(
+        f"too many wrong attempts: try again in {wait} s", 429, headers={"Retry-After": wait}
     )
 
 
@@ -85,22 +112,54 @@ def _replay(body: bytes, receive_more: Receive) -> Receive:
     return receive
 
 
-class DashboardGate:
-    """ASGI middleware enforcing authentication, CSRF and security headers (module docstring)."""
+class SecurityHeaders:
+    """ASGI middleware adding ``SECURITY_HEADERS`` to every HTTP response (unless already set)."""
 
-    def __init__(self, app: ASGIApp, auth: DashboardAuth) -> None:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; add the headers to whatever response comes back."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, wrapped)
+
+
+class DashboardGate:
+    """ASGI middleware enforcing the network policy, authentication and CSRF (module docstring)."""
+
+    def __init__(
+        self, app: ASGIApp, auth: DashboardAuth, policy: NetworkPolicy, throttle: LoginThrottle
+    ) -> None:
         self.app = app
         self.auth = auth
+        self.policy = policy
+        self.throttle = throttle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check one request, then pass it on (or answer it here)."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        self.policy.apply_proxy_headers(scope)
         headers = Headers(scope=scope)
+        refusal = self._refuse_network(scope, headers)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
         session, fresh = self._session(scope, headers)
         scope.setdefault("state", {})["session"] = session
-        send = self._decorate(send, session if fresh else None, scope["scheme"] == "https")
+        if fresh:
+            send = self._set_cookie(send, session, secure=scope["scheme"] == "https")
         if scope["method"] == "POST":
             body = await _read_body(receive)
             if body is None:
@@ -115,6 +174,15 @@ class DashboardGate:
             await denial(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def _refuse_network(self, scope: Scope, headers: Headers) -> Response | None:
+        if not self.policy.host_allowed(headers):
+            return PlainTextResponse(
+                "this host name is not allowed (add it with --allow-host)", 400
+            )
+        if not self.policy.origin_allowed(headers, scope["method"]):
+            return PlainTextResponse("cross-origin request refused", 403)
+        return None
 
     def _session(self, scope: Scope, headers: Headers) -> tuple[Session | None, bool]:
         """The request's session and whether it was just made (so its cookie must be set)."""
@@ -143,27 +211,30 @@ class DashboardGate:
         if _public(path) or (session is not None and session.user is not None):
             return None
         scheme, _, token = headers.get("authorization", "").partition(" ")
-        bearer = scheme.lower() == "bearer" and scope["method"] in ("GET", "HEAD")
-        if bearer and self.auth.check_token(token.strip()):
-            return None
+        if scheme.lower() == "bearer" and scope["method"] in ("GET", "HEAD"):
+            client = scope.get("client")
+            address = client[0] if client else None
+            wait = self.throttle.retry_after(address)
+            if wait > 0:
+                return too_many_attempts(wait)
+            if self.auth.check_token(token.strip()):
+                self.throttle.succeeded(address)
+                return None
+            self.throttle.failed(address)
         if scope["method"] == "GET" and not path.startswith(("/api/", "/metrics")):
             return RedirectResponse(f"/login?next={quote(path, safe='/')}", status_code=303)
         return PlainTextResponse(
             "authentication required", 401, headers={"WWW-Authenticate": "Bearer"}
         )
 
-    def _decorate(self, send: Send, new_session: Session | None, secure: bool) -> Send:
-        """Wrap ``send`` to add the security headers and, if needed, the new session cookie."""
+    def _set_cookie(self, send: Send, session: Session | None, *, secure: bool) -> Send:
+        """Wrap ``send`` to set the new session's cookie (unless the app sets one itself)."""
 
         async def wrapped(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and session is not None:
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                if new_session is not None and "set-cookie" not in headers:
-                    headers.append(
-                        "set-cookie", session_cookie(self.auth, new_session, secure=secure)
-                    )
+                if "set-cookie" not in headers:
+                    headers.append("set-cookie", session_cookie(self.auth, session, secure=secure))
             await send(message)
 
         return wrapped

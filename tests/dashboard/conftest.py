@@ -104,12 +104,27 @@ def login(client: TestClient) -> str:
 
 @pytest.fixture
 def make_client(harness: Harness) -> Iterator[Callable[..., TestClient]]:
-    """Make started TestClients on the harness's store: ``make_client(read_only=False)``."""
+    """Make started TestClients on the harness's store.
+
+    ``make_client(read_only=False, dashboard_auth=None, address="testclient", **options)``:
+    ``options`` go to ``create_app``; ``address`` is the client address the app sees. Requests
+    go to ``http://localhost`` (a name on the default Host allow-list).
+    """
     clients: list[TestClient] = []
 
-    def make(*, read_only: bool = False, dashboard_auth: DashboardAuth | None = None) -> TestClient:
-        app = create_app(url_of(harness.store), auth=dashboard_auth or auth(), read_only=read_only)
-        client = TestClient(app, follow_redirects=False)
+    def make(
+        *,
+        read_only: bool = False,
+        dashboard_auth: DashboardAuth | None = None,
+        address: str = "testclient",
+        **options: Any,
+    ) -> TestClient:
+        app = create_app(
+            url_of(harness.store), auth=dashboard_auth or auth(), read_only=read_only, **options
+        )
+        client = TestClient(
+            app, base_url="http://localhost", client=(address, 50000), follow_redirects=False
+        )
         client.__enter__()
         clients.append(client)
         return client

@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from kmsg import ValidationError
 from kmsg.dashboard import DashboardAuth, create_app
-from kmsg.dashboard.middleware import COOKIE_NAME
+from kmsg.dashboard.middleware import COOKIE_NAME, SECURITY_HEADERS
 from kmsg.dashboard.server import resolve_auth
 from tests.dashboard.conftest import TOKEN, Harness, csrf_of, login, url_of
 
@@ -143,7 +143,7 @@ def test_security_headers_on_every_response(make_client: MakeClient, path: str) 
     response = make_client().get(path)
     assert response.headers["content-security-policy"].startswith("default-src 'self'")
     assert response.headers["x-frame-options"] == "DENY"
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
 
 
 def test_read_only_mode_has_no_change_endpoints(make_client: MakeClient, harness: Harness) -> None:
@@ -188,3 +188,18 @@ def test_insecure_local_lets_in_but_still_checks_csrf(
     assert client.post("/queues/q/pause").status_code == 403
     assert client.post("/queues/q/pause", data={"csrf": csrf_of(page.text)}).status_code == 303
     assert harness.run(harness.queue.stats, "q").paused is True
+
+
+def test_security_headers_on_a_500(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = create_app(url_of(harness.store), auth=DashboardAuth(anonymous=True))
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as client:
+
+        async def broken() -> list[str]:
+            raise RuntimeError("the backend fell over")
+
+        monkeypatch.setattr(app.state.dashboard.queue, "queues", broken)
+        response = client.get("/")
+    assert response.status_code == 500
+    assert "fell over" not in response.text
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value

@@ -6,8 +6,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from kmsg.dashboard.auth import Session
 from kmsg.dashboard.common import context_of, render
 from kmsg.dashboard.middleware import COOKIE_NAME, session_cookie
+from kmsg.dashboard.throttle import LoginThrottle
 
 __all__ = ["routes"]
 
@@ -19,22 +21,38 @@ def _safe_next(value: str) -> str:
     return "/"
 
 
-async def login_page(request: Request) -> Response:
-    """The login form (token, or username and password, whichever is configured)."""
+def _form(request: Request, target: str, error: str = "", status: int = 200) -> Response:
     auth = context_of(request).auth
     values = {
-        "next": _safe_next(request.query_params.get("next", "/")),
+        "next": target,
         "token_login": auth.token is not None,
         "password_login": auth.username is not None,
-        "error": "",
+        "error": error,
     }
-    return render(request, "login.html", values)
+    return render(request, "login.html", values, status=status)
+
+
+async def login_page(request: Request) -> Response:
+    """The login form (token, or username and password, whichever is configured)."""
+    return _form(request, _safe_next(request.query_params.get("next", "/")))
 
 
 async def login(request: Request) -> Response:
-    """Check the credentials; on success start a fresh session (new id and CSRF token)."""
-    auth = context_of(request).auth
+    """Check the credentials; on success start a fresh session (new id and CSRF token).
+
+    A client locked out by the throttle gets 429 with ``Retry-After``, its credentials unchecked.
+    """
+    ctx = context_of(request)
+    auth = ctx.auth
+    address = request.client.host if request.client else None
     form = await request.form()
+    target = _safe_next(str(form.get("next") or "/"))
+    wait = ctx.throttle.retry_after(address)
+    if wait > 0:
+        shown = LoginThrottle.header(wait)
+        response = _form(request, target, f"Too many wrong attempts: try again in {shown} s.", 429)
+        response.headers["Retry-After"] = shown
+        return response
     token = str(form.get("token") or "")
     username = str(form.get("username") or "")
     password = str(form.get("password") or "")
@@ -43,15 +61,10 @@ async def login(request: Request) -> Response:
         user = "token"
     elif username and auth.check_password(username, password):
         user = username
-    target = _safe_next(str(form.get("next") or "/"))
     if user is None:
-        values = {
-            "next": target,
-            "token_login": auth.token is not None,
-            "password_login": auth.username is not None,
-            "error": "Wrong credentials.",
-        }
-        return render(request, "login.html", values, status=401)
+        ctx.throttle.failed(address)
+        return _form(request, target, "Wrong credentials.", 401)
+    ctx.throttle.succeeded(address)
     response = RedirectResponse(target, status_code=303)
     secure = request.url.scheme == "https"
     response.headers.append(
@@ -61,7 +74,10 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    """End the session: the cookie is cleared."""
+    """End the session: it is revoked (its cookie stops working at once) and cleared."""
+    session: Session | None = getattr(request.state, "session", None)
+    if session is not None:
+        context_of(request).auth.revoke(session)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
     return response
