@@ -79,8 +79,11 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
-async def _logged_in(browser: Browser, base: str, path: str = "/") -> Page:
-    page = await browser.new_page()
+async def _logged_in(
+    browser: Browser, base: str, path: str = "/", *, javascript: bool = True
+) -> Page:
+    context = await browser.new_context(java_script_enabled=javascript)
+    page = await context.new_page()
     page.set_default_timeout(WAIT_MS)
     await page.goto(base + path)
     await expect(page).to_have_url(f"{base}/login?next={path}")
@@ -206,3 +209,34 @@ async def test_post_without_csrf_from_a_logged_in_session_is_refused(
             assert (await client.post("/queues/sms/pause")).status_code == 403
             assert (await client.post("/queues/sms/pause", data={"csrf": "x"})).status_code == 403
     assert not (await queue.stats("sms")).paused
+
+
+async def test_retry_all_is_confirmed_with_the_count_without_javascript(
+    browser: Browser, server: Server, queue: JobQueue
+) -> None:
+    for n in range(2):
+        await _enqueue(queue, "sms")
+        await _kill(queue, "sms", f"Boom: {n}")
+    with server() as base:
+        page = await _logged_in(browser, base, "/queues/sms/dead", javascript=False)
+        await page.click("button:has-text('Retry all')")
+        await expect(page.locator("#question")).to_have_text("Retry 2 dead letters of queue sms?")
+        assert (await queue.stats("sms")).failed == 2
+        await page.click("button:has-text('Retry 2 dead letters')")
+        await expect(page.locator(".flash")).to_have_text("Retried 2 dead letters.")
+    assert (await queue.stats("sms")).pending == 2
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+async def test_queues_named_with_dots_open(
+    browser: Browser, server: Server, queue: JobQueue, name: str
+) -> None:
+    await _enqueue(queue, name)
+    job_id = await _kill(queue, name, "Boom: dots")
+    with server() as base:
+        page = await _logged_in(browser, base)
+        await page.get_by_role("link", name=name, exact=True).click()
+        await expect(page.locator("h1")).to_have_text(f"Queues / {name}")
+        await page.click("a.dead")
+        await page.click(f"text={job_id}")
+        await expect(page.locator("#job-state")).to_have_text("failed")

@@ -6,7 +6,9 @@ import html
 import re
 import urllib.parse
 
+import markupsafe
 import msgspec
+import pytest
 from starlette.testclient import TestClient
 
 from kmsg import JobState
@@ -134,7 +136,7 @@ def test_retry_all_matching_a_filter_then_purge_all(client: TestClient, harness:
         harness.enqueue("sms")
         harness.kill_one("sms", error)
     csrf = csrf_of(client.get("/queues/sms/dead").text)
-    base = {"csrf": csrf, "scope": "matching"}
+    base = {"csrf": csrf, "scope": "matching", "confirm": "yes"}
     response = client.post("/queues/sms/dead", data={**base, "action": "retry", "q": "quota"})
     assert "Retried+2" in response.headers["location"]
     assert harness.run(harness.queue.stats, "sms").failed == 1
@@ -190,3 +192,96 @@ def test_untrusted_text_is_escaped(client: TestClient, harness: Harness) -> None
     assert "<script>alert" not in pages
     assert "<img src=x" not in pages
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages
+
+
+HOSTILE = "\"'><script>alert(1)</script><img src=x onerror=alert(2)>&amp;"
+
+
+def test_hostile_text_is_escaped_wherever_it_is_shown(client: TestClient, harness: Harness) -> None:
+    """Stored text (payload, error, dedupe key, result) and reflected text (search, flash
+    message, login target, confirmation) in element and attribute context."""
+    dead = harness.enqueue("sms", HOSTILE, dedupe_key=HOSTILE)
+    harness.kill_one("sms", f"Boom: {HOSTILE}")
+    harness.enqueue("sms", HOSTILE)
+    claimed = harness.run(harness.queue.claim, "sms")[0]
+    harness.run(harness.queue.complete, claimed.lease, result=HOSTILE.encode())
+    query = urllib.parse.urlencode({"q": HOSTILE, "msg": HOSTILE})
+    pages = {
+        "job": client.get(f"/queues/sms/jobs/{dead}").text,
+        "done": client.get(f"/queues/sms/jobs/{claimed.job.id}").text,
+        "dead": client.get(f"/queues/sms/dead?{query}").text,
+        "jobs": client.get(f"/queues/sms/jobs?state=completed&{query}").text,
+        "confirm": client.get(f"/queues/sms/dead/confirm?action=purge&{query}").text,
+        "error": client.get(f"/queues/sms/jobs?state={urllib.parse.quote(HOSTILE)}").text,
+    }
+    login_page = TestClient(client.app, base_url="http://localhost").get(
+        f"/login?{urllib.parse.urlencode({'next': '/' + HOSTILE})}"
+    )
+    pages["login"] = login_page.text
+    shown = str(markupsafe.escape(HOSTILE))
+    for name, page in pages.items():
+        assert "<script>" not in page, name
+        assert "<img" not in page, name
+        if name != "error":  # the error page shows the repr (the quotes differ)
+            assert shown in page, name
+
+
+def test_retry_all_asks_first_and_says_how_many(client: TestClient, harness: Harness) -> None:
+    for error in ("QuotaExceeded: a", "QuotaExceeded: b", "ProviderDown: c"):
+        harness.enqueue("sms")
+        harness.kill_one("sms", error)
+    csrf = csrf_of(client.get("/queues/sms/dead").text)
+    skipped = client.post(
+        "/queues/sms/dead", data={"csrf": csrf, "scope": "matching", "action": "retry"}
+    )
+    assert skipped.status_code == 303
+    assert skipped.headers["location"] == "/queues/sms/dead/confirm?action=retry"
+    assert harness.run(harness.queue.stats, "sms").failed == 3
+    page = client.get(skipped.headers["location"]).text
+    assert "Retry 3 dead letters of queue sms?" in page
+    filtered = client.get("/queues/sms/dead/confirm?action=purge&q=quota").text
+    assert "Purge 2 dead letters of queue sms matching “quota”?" in filtered
+    form = dict(re.findall(r'name="(csrf|q|scope|confirm)" value="([^"]*)"', filtered))
+    assert form == {"csrf": csrf, "q": "quota", "scope": "matching", "confirm": "yes"}
+    done = client.post("/queues/sms/dead", data={**form, "action": "purge"})
+    assert "Purged+2+dead+letters" in done.headers["location"]
+    assert harness.run(harness.queue.stats, "sms").failed == 1
+
+
+def test_the_dead_letter_page_links_to_the_confirmation(
+    client: TestClient, harness: Harness
+) -> None:
+    harness.enqueue("sms")
+    harness.kill_one("sms")
+    page = client.get("/queues/sms/dead").text
+    assert '<form method="get" action="/queues/sms/dead/confirm"' in page
+    assert (
+        "No dead letters of queue sms match"
+        in client.get("/queues/sms/dead/confirm?action=retry&q=nothing-like-this").text
+    )
+    assert client.get("/queues/sms/dead/confirm?action=explode").status_code == 400
+
+
+@pytest.mark.parametrize("name", [".", "..", "...", "a:b", "-_.:"])
+def test_any_valid_queue_name_can_be_opened(
+    client: TestClient, harness: Harness, name: str
+) -> None:
+    harness.enqueue(name)
+    job_id = harness.kill_one(name)
+    links = set(re.findall(r'href="(/queues/[^"]+)"', client.get("/").text))
+    assert len(links) == 7  # the queue and its six state counts
+    for link in links:
+        page = client.get(html.unescape(link))
+        assert page.status_code == 200, link
+        assert f"/ {name} " in page.text or f"/ {name}<" in page.text, link
+    dead = client.get(html.unescape(next(link for link in links if link.endswith("/dead"))))
+    job_link = re.findall(r'href="(/queues/[^"]+/jobs/[^"]+)"', dead.text)
+    assert len(job_link) == 1
+    detail = client.get(job_link[0])
+    assert f'<span class="mono">{job_id}</span>' in detail.text
+    action = re.findall(r'<form method="post" action="([^"]+/dead)"', detail.text)[0]
+    back = re.findall(r'name="back" value="([^"]+)"', detail.text)[0]
+    form = {"csrf": csrf_of(detail.text), "scope": "selected", "id": job_id, "back": back}
+    retried = client.post(action, data={**form, "action": "retry"})
+    assert retried.headers["location"].startswith(f"{job_link[0]}?msg=Retried+1")
+    assert harness.run(harness.queue.get, name, job_id).state is JobState.PENDING

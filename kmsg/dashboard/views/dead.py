@@ -1,13 +1,20 @@
-"""Dead letters of one queue: list and filter, retry or purge one, the selected, or all matching."""
+"""Dead letters of one queue: list and filter, retry or purge one, the selected, or all matching.
+
+Retrying or purging *all* (matching) dead letters takes two steps, without JavaScript: a page
+that states the count ("Retry 20,000 dead letters of queue d?") and a confirm button; a POST
+that skips the first step is sent there.
+"""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from kmsg.dashboard.common import context_of, queue_name, redirect, render
-from kmsg.dashboard.search import matching_failed_ids, search_jobs
+from kmsg.dashboard.common import context_of, queue_name, redirect, render, segment
+from kmsg.dashboard.search import MATCH_ALL_LIMIT, matching_failed_ids, search_jobs
 from kmsg.errors import ValidationError
 from kmsg.models import JobState, RetryResult
 from kmsg.validation import check_name
@@ -28,19 +35,55 @@ async def dead_letters(request: Request) -> Response:
     return render(request, "dead.html", values)
 
 
+def _action(raw: object) -> str:
+    if raw not in ("retry", "purge"):
+        raise ValidationError("action must be retry or purge")
+    return str(raw)
+
+
+def _confirm_url(name: str, action: str, text: str) -> str:
+    query = urlencode({"action": action, "q": text} if text else {"action": action})
+    return f"/queues/{segment(name)}/dead/confirm?{query}"
+
+
+async def confirm(request: Request) -> Response:
+    """The first step of retry all / purge all: how many dead letters it would touch."""
+    ctx = context_of(request)
+    name = queue_name(request)
+    action = _action(request.query_params.get("action"))
+    text = request.query_params.get("q", "").strip()
+    if text:
+        count = len(await matching_failed_ids(ctx.queue, name, text))
+    else:
+        count = (await ctx.queue.stats(name)).failed
+    values = {
+        "queue": name,
+        "action": action,
+        "q": text,
+        "count": count,
+        "counted": plural(count, "dead letter"),
+        "capped": bool(text) and count >= MATCH_ALL_LIMIT,
+    }
+    return render(request, "confirm.html", values)
+
+
 async def act(request: Request) -> Response:
     """Retry or purge dead letters.
 
     Form fields: ``action`` (retry | purge), ``scope`` (selected: the ``id`` fields; matching:
     every dead letter matching ``q``, all of them when ``q`` is empty), ``back`` (where to go).
+    Scope ``matching`` also needs ``confirm=yes`` (from the confirmation page); without it the
+    browser is sent to that page and nothing changes.
     """
     ctx = context_of(request)
     name = queue_name(request)
     form = await request.form()
-    action, scope = form.get("action"), form.get("scope")
-    if action not in ("retry", "purge") or scope not in ("selected", "matching"):
-        raise ValidationError("action must be retry or purge, scope selected or matching")
+    action, scope = _action(form.get("action")), form.get("scope")
+    if scope not in ("selected", "matching"):
+        raise ValidationError("scope must be selected or matching")
     text = str(form.get("q") or "").strip()
+    if scope == "matching" and form.get("confirm") != "yes":
+        return RedirectResponse(_confirm_url(name, action, text), status_code=303)
     ids: list[str] | None
     if scope == "selected":
         ids = [check_name("job id", str(value)) for value in form.getlist("id")]
@@ -56,7 +99,8 @@ async def act(request: Request) -> Response:
         count = await ctx.queue.purge_failed(name, ids)
     done = "Retried" if action == "retry" else "Purged"
     back = str(form.get("back") or "")
-    target = back if back.startswith(f"/queues/{name}/") else f"/queues/{name}/dead"
+    own = f"/queues/{segment(name)}/"
+    target = back if back.startswith(own) else own + "dead"
     return redirect(target, f"{done} {plural(count, 'dead letter')}.{skip_note(retried)}")
 
 
@@ -70,13 +114,16 @@ def skip_note(result: RetryResult, most: int = 5) -> str:
 
 
 def plural(count: int, noun: str) -> str:
-    """``1 dead letter``, ``2 dead letters``."""
-    return f"{count} {noun}{'s' if count != 1 else ''}"
+    """``1 dead letter``, ``20,000 dead letters``."""
+    return f"{count:,} {noun}{'s' if count != 1 else ''}"
 
 
 def routes(read_only: bool) -> list[BaseRoute]:
-    """The dead-letter list; the retry/purge endpoint only when not read-only."""
+    """The dead-letter list; the retry/purge endpoints only when not read-only."""
     found: list[BaseRoute] = [Route("/queues/{queue}/dead", dead_letters, methods=["GET"])]
     if not read_only:
-        found.append(Route("/queues/{queue}/dead", act, methods=["POST"]))
+        found += [
+            Route("/queues/{queue}/dead", act, methods=["POST"]),
+            Route("/queues/{queue}/dead/confirm", confirm, methods=["GET"]),
+        ]
     return found

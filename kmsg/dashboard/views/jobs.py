@@ -6,11 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from kmsg.dashboard.common import context_of, pretty_json, queue_name, render
+from kmsg.dashboard.common import context_of, path_name, pretty_json, queue_name, render
 from kmsg.dashboard.search import search_jobs
 from kmsg.errors import ValidationError
 from kmsg.models import JobState
-from kmsg.validation import check_name
 
 __all__ = ["PAGE_SIZE", "routes"]
 
@@ -42,7 +41,7 @@ async def job_detail(request: Request) -> Response:
     """One job: decoded payload as JSON text, attempts, error history, timestamps."""
     ctx = context_of(request)
     name = queue_name(request)
-    job = await ctx.queue.get(name, check_name("job id", request.path_params["job_id"]))
+    job = await ctx.queue.get(name, path_name("job id", request.path_params["job_id"]))
     values = {
         "queue": name,
         "job": job,
