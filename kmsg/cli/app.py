@@ -4,13 +4,17 @@ A user mistake (bad URL, unreachable backend, invalid input, unknown job id) pri
 stderr and exits with the code in :class:`ExitCode`; the traceback is shown only with
 ``--verbose``. Every command body runs under :func:`run_async`, which opens the configured queue
 when asked to.
+
+The global options (``--queue-url``, ``--json``, ``-v/--verbose``) are accepted before the command
+(``kmsg --json queue stats``) and after it (``kmsg queue stats --json``): every subcommand gets
+hidden copies of them (:func:`accept_global_options`) that update the shared :class:`CliState`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import importlib
-import logging
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
@@ -21,6 +25,8 @@ import anyio
 import click
 
 from kmsg import __version__
+from kmsg.cli.logs import configure_logging
+from kmsg.cli.output import safe
 from kmsg.errors import (
     BackendUnavailable,
     JobNotFound,
@@ -34,6 +40,7 @@ from kmsg.queue import JobQueue
 from kmsg.urls import DEFAULT_QUEUE_URL, QUEUE_URL_ENV, open_queue, redact_url
 
 __all__ = [
+    "accept_global_options",
     "CliError",
     "cli_error",
     "CliState",
@@ -99,8 +106,9 @@ _ERROR_CLASSES: Final[dict[ExitCode, type[CliError]]] = {
 
 
 def cli_error(message: str, exit_code: ExitCode = ExitCode.FAILURE) -> CliError:
-    """The :class:`CliError` that prints ``message`` and exits with ``exit_code``."""
-    return _ERROR_CLASSES[exit_code](message)
+    """The :class:`CliError` that prints ``message`` (control characters made visible) and exits
+    with ``exit_code``."""
+    return _ERROR_CLASSES[exit_code](safe(message))
 
 
 def fail(message: str, exit_code: ExitCode = ExitCode.FAILURE) -> NoReturn:
@@ -176,7 +184,7 @@ class KmsgGroup(click.Group):
             return super().get_command(ctx, cmd_name)
         module_name, _, attribute = target.partition(":")
         command: click.Command = getattr(importlib.import_module(module_name), attribute)
-        return command
+        return accept_global_options(command)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; translate kmsg, OS and unexpected errors into :class:`CliError`."""
@@ -206,16 +214,63 @@ def run_with_queue(state: CliState, func: Callable[[JobQueue], Awaitable[T]]) ->
     return run_async(body)
 
 
+_URL_HELP: Final = f"Queue backend URL (env {QUEUE_URL_ENV})."
+_VERBOSE_HELP: Final = "Log details and show tracebacks on errors."
+_JSON_HELP: Final = "Print machine-readable JSON where possible."
+_ACCEPTS_GLOBALS: Final = "_kmsg_accepts_global_options"
+
+
+def _global_given_late(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """A global option given after the subcommand: fold it into the shared :class:`CliState`."""
+    if value is None or value is False:
+        return
+    state = ctx.obj
+    if not isinstance(state, CliState):
+        return
+    if param.name == "late_queue_url":
+        state = dataclasses.replace(state, queue_url=str(value), url_given=True)
+    elif param.name == "late_verbose":
+        state = dataclasses.replace(state, verbose=True)
+        configure_logging(verbose=True)
+    else:
+        state = dataclasses.replace(state, json=True)
+    old = ctx.obj
+    scope: click.Context | None = ctx
+    while scope is not None and scope.obj is old:  # the root's error handler reads it too
+        scope.obj = state
+        scope = scope.parent
+
+
+def accept_global_options(command: click.Command) -> click.Command:
+    """Give ``command`` (and, for a group, every command in it) hidden ``--queue-url``, ``--json``
+    and ``-v/--verbose`` options, so global options work after the subcommand too."""
+    if getattr(command, _ACCEPTS_GLOBALS, False):
+        return command
+    setattr(command, _ACCEPTS_GLOBALS, True)
+    common: dict[str, Any] = {"expose_value": False, "hidden": True, "callback": _global_given_late}
+    command.params += [
+        click.Option(["--queue-url", "late_queue_url"], help=_URL_HELP, **common),
+        click.Option(
+            ["--verbose", "-v", "late_verbose"], is_flag=True, help=_VERBOSE_HELP, **common
+        ),
+        click.Option(["--json", "late_json"], is_flag=True, help=_JSON_HELP, **common),
+    ]
+    if isinstance(command, click.Group):
+        for child in command.commands.values():
+            accept_global_options(child)
+    return command
+
+
 @click.group(cls=KmsgGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--queue-url",
     envvar=QUEUE_URL_ENV,
     default=DEFAULT_QUEUE_URL,
     show_default=True,
-    help=f"Queue backend URL (env {QUEUE_URL_ENV}).",
+    help=_URL_HELP + " Global options go before or after the command.",
 )
-@click.option("--verbose", "-v", is_flag=True, help="Log details and show tracebacks on errors.")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON where possible.")
+@click.option("--verbose", "-v", is_flag=True, help=_VERBOSE_HELP)
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
 @click.version_option(__version__, "--version", prog_name="kmsg")
 @click.pass_context
 def cli(ctx: click.Context, queue_url: str, verbose: bool, as_json: bool) -> None:
@@ -227,8 +282,4 @@ def cli(ctx: click.Context, queue_url: str, verbose: bool, as_json: bool) -> Non
         verbose=verbose,
         json=as_json,
     )
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(verbose)

@@ -38,7 +38,7 @@ from rich.progress import (
 from rich.table import Table
 
 from kmsg.cli.app import CliState, run_async
-from kmsg.cli.output import console, print_json
+from kmsg.cli.output import console, print_json, safe
 from kmsg.cli.params import confirm, yes_option
 from kmsg.errors import ValidationError
 from kmsg.jobs import NewJob
@@ -219,7 +219,7 @@ def _render(summary: dict[str, Any], url: str, queue_name: str) -> None:
     )
     console.print(
         "Refused messages never reached the queue (invalid phone number). Inspect the dead "
-        f"letters with:\n  kmsg --queue-url {redact_url(url)} dlq list --queue {queue_name}"
+        f"letters with:\n  kmsg --queue-url {safe(redact_url(url))} dlq list --queue {queue_name}"
     )
 
 

@@ -2,34 +2,43 @@
 
 Filters (error type, age, task) are applied here while paging through ``list_failed``; the chosen
 ids are then retried or purged in batches, so a filter never touches a dead letter it did not show.
+``--all`` without a filter is one library call (``retry_failed`` / ``purge_failed`` of the whole
+queue). Retry and purge ask first, naming how many dead letters they will touch, and show a
+progress bar on a terminal (:mod:`kmsg.cli.progress`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import click
 
 from kmsg.cli.app import CliState, ExitCode, run_with_queue
+from kmsg.cli.known import warn_unknown
 from kmsg.cli.output import (
     console,
+    err_console,
+    human_duration,
     job_to_builtins,
     jobs_table,
     print_job,
     print_json,
+    safe,
     skip_lines,
     skips_to_builtins,
 )
-from kmsg.cli.params import DURATION, confirm, queue_option, yes_option
+from kmsg.cli.params import DURATION, confirm_async, queue_option, yes_option
+from kmsg.cli.progress import bar, track_by_counts
 from kmsg.models import Job, JobState, RetryResult
 from kmsg.queue import JobQueue
 
 __all__ = ["dlq_group"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R", int, RetryResult)
 _PAGE = 500
 _BATCH = 1000
 
@@ -56,6 +65,17 @@ class DeadLetterFilter:
             return False
         ended = job.failed_at if job.failed_at is not None else job.created_at
         return self.older_than is None or now - ended >= self.older_than
+
+    def describe(self) -> str:
+        """The criteria for people: ``" (error type X, task Y, older than 7d)"``, or ``""``."""
+        parts = []
+        if self.error_type is not None:
+            parts.append(f"error type {self.error_type}")
+        if self.task is not None:
+            parts.append(f"task {self.task}")
+        if self.older_than is not None:
+            parts.append(f"older than {human_duration(self.older_than)}")
+        return f" ({', '.join(parts)})" if parts else ""
 
 
 def filter_options(func: F) -> F:
@@ -90,12 +110,58 @@ def _selection(job_ids: tuple[str, ...], chosen: DeadLetterFilter, every: bool) 
         raise click.UsageError("name job ids, a filter (--error-type/--task/--older-than) or --all")
 
 
-async def _ids_to_act_on(
+@dataclass(frozen=True)
+class BulkAction(Generic[R]):
+    """A bulk dead-letter command: its words, its zero result, and the two ways it acts (by ids,
+    or on the whole queue)."""
+
+    verb: str
+    warning: str
+    zero: R
+    by_ids: Callable[[JobQueue, str, list[str]], Awaitable[R]]
+    on_all: Callable[[JobQueue, str], Awaitable[R]]
+
+
+async def _chosen_ids(
     queue: JobQueue, name: str, job_ids: tuple[str, ...], chosen: DeadLetterFilter
 ) -> list[str]:
     if job_ids:
         return list(job_ids)
-    return [job.id for job in await find_dead(queue, name, chosen, None)]
+    found = [job.id for job in await find_dead(queue, name, chosen, None)]
+    return found[::-1]  # oldest first, as a whole-queue retry goes
+
+
+async def run_bulk(
+    state: CliState,
+    queue: JobQueue,
+    name: str,
+    selection: tuple[tuple[str, ...], DeadLetterFilter, bool],
+    action: BulkAction[R],
+    yes: bool,
+) -> R:
+    """Choose the dead letters, ask (naming how many), then act in batches under a progress
+    bar; ``--all`` without a filter is one call, its progress read from the failed count."""
+    job_ids, chosen, every = selection
+    await warn_unknown(queue, [name])
+    described = f"dead letters of queue {name}{chosen.describe()}"
+    whole_queue = every and chosen.empty
+    ids = [] if whole_queue else await _chosen_ids(queue, name, job_ids, chosen)
+    count = (await queue.stats(name)).failed if whole_queue else len(ids)
+    if not count:
+        return action.zero
+    await confirm_async(yes, f"{action.verb} {count:,} {described}?{action.warning}")
+    description = f"{action.verb.lower()} {described}"
+    if whole_queue:
+        return await track_by_counts(
+            state, queue, name, [JobState.FAILED], description, lambda: action.on_all(queue, name)
+        )
+    result = action.zero
+    with bar(state, description, count) as shown:
+        for start in range(0, len(ids), _BATCH):
+            batch = ids[start : start + _BATCH]
+            result += await action.by_ids(queue, name, batch)
+            shown.advance(len(batch))
+    return result
 
 
 @click.group("dlq")
@@ -118,7 +184,12 @@ def list_cmd(
 ) -> None:
     """List dead letters, newest first."""
     chosen = DeadLetterFilter(error_type, task, older_than)
-    jobs = run_with_queue(state, lambda queue: find_dead(queue, queue_name, chosen, limit))
+
+    async def body(queue: JobQueue) -> list[Job]:
+        await warn_unknown(queue, [queue_name])
+        return await find_dead(queue, queue_name, chosen, limit)
+
+    jobs = run_with_queue(state, body)
     if state.json:
         print_json([job_to_builtins(job) for job in jobs])
     else:
@@ -131,9 +202,14 @@ def list_cmd(
 @click.pass_obj
 def inspect_cmd(state: CliState, job_id: str, queue_name: str) -> None:
     """Show one dead letter with its whole error history (exit 3 if unknown)."""
-    job = run_with_queue(state, lambda queue: queue.get(queue_name, job_id))
+
+    async def body(queue: JobQueue) -> Job:
+        await warn_unknown(queue, [queue_name])
+        return await queue.get(queue_name, job_id)
+
+    job = run_with_queue(state, body)
     if job.state is not JobState.FAILED:
-        click.echo(f"note: job {job_id} is {job.state.value}, not a dead letter", err=True)
+        err_console.print(safe(f"note: job {job_id} is {job.state.value}, not a dead letter"))
     if state.json:
         print_json(job_to_builtins(job))
     else:
@@ -167,27 +243,26 @@ def retry_cmd(
     """
     chosen = DeadLetterFilter(error_type, task, older_than)
     _selection(job_ids, chosen, every)
-    confirm(
-        yes, f"Retry the selected dead letters of {queue_name}? Their messages will be re-sent."
+    action = BulkAction(
+        verb="Retry",
+        warning=" Their messages will be re-sent.",
+        zero=RetryResult(moved=0),
+        by_ids=lambda queue, name, ids: queue.retry_failed(name, ids, to_queue=to_queue),
+        on_all=lambda queue, name: queue.retry_failed(name, to_queue=to_queue),
     )
 
     async def body(queue: JobQueue) -> RetryResult:
-        if every and chosen.empty:
-            return await queue.retry_failed(queue_name, to_queue=to_queue)
-        ids = await _ids_to_act_on(queue, queue_name, job_ids, chosen)
-        result = RetryResult(moved=0)
-        for start in range(0, len(ids), _BATCH):
-            batch = ids[start : start + _BATCH]
-            result += await queue.retry_failed(queue_name, batch, to_queue=to_queue)
-        return result
+        if to_queue is not None:
+            await warn_unknown(queue, [to_queue], note="; the jobs go there all the same")
+        return await run_bulk(state, queue, queue_name, (job_ids, chosen, every), action, yes)
 
     result = run_with_queue(state, body)
     if state.json:
         print_json({"queue": queue_name, "retried": result.moved, **skips_to_builtins(result)})
     else:
-        click.echo(f"retried {result.moved} dead letters of {queue_name}")
+        console.print(safe(f"retried {result.moved:,} dead letters of {queue_name}"))
         for line in skip_lines(result):
-            click.echo(line)
+            console.print(line)
     if result.skipped_count:
         click.get_current_context().exit(int(ExitCode.FAILURE))
 
@@ -212,19 +287,18 @@ def purge_cmd(
     """Delete dead letters for good."""
     chosen = DeadLetterFilter(error_type, task, older_than)
     _selection(job_ids, chosen, every)
-    confirm(yes, f"Delete the selected dead letters of {queue_name} for good?")
-
-    async def body(queue: JobQueue) -> int:
-        if every and chosen.empty:
-            return await queue.purge_failed(queue_name)
-        ids = await _ids_to_act_on(queue, queue_name, job_ids, chosen)
-        deleted = 0
-        for start in range(0, len(ids), _BATCH):
-            deleted += await queue.purge_failed(queue_name, ids[start : start + _BATCH])
-        return deleted
-
-    deleted = run_with_queue(state, body)
+    action = BulkAction(
+        verb="Delete",
+        warning=" They are gone for good.",
+        zero=0,
+        by_ids=lambda queue, name, ids: queue.purge_failed(name, ids),
+        on_all=lambda queue, name: queue.purge_failed(name),
+    )
+    deleted = run_with_queue(
+        state,
+        lambda queue: run_bulk(state, queue, queue_name, (job_ids, chosen, every), action, yes),
+    )
     if state.json:
         print_json({"queue": queue_name, "purged": deleted})
     else:
-        click.echo(f"purged {deleted} dead letters of {queue_name}")
+        console.print(safe(f"purged {deleted:,} dead letters of {queue_name}"))

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from kmsg import __version__
 from kmsg.cli.app import CliState, ExitCode, fail, run_async, run_with_queue
-from kmsg.cli.output import console, print_json, stats_table, stats_to_builtins
+from kmsg.cli.output import console, print_json, safe, stats_table, stats_to_builtins
 from kmsg.cli.provider import MOCK_ENV, PROVIDER_ENV, build_provider, provider_configured
 from kmsg.cli.queue_cmds import gather_stats
 from kmsg.errors import BackendUnavailable, KmsgError, MissingDependencyError
@@ -44,7 +44,7 @@ def info_cmd(state: CliState) -> None:
         return
     console.print(f"kmsg {__version__}")
     console.print(f"backend:   {capabilities.backend}")
-    console.print(f"queue URL: {state.shown_url}")
+    console.print(f"queue URL: {safe(state.shown_url)}")
     if all_stats:
         console.print(stats_table(all_stats))
     else:
@@ -114,11 +114,11 @@ def health_cmd(state: CliState) -> None:
     if state.json:
         print_json({"ok": all(c.ok for c in checks), "checks": [c.__dict__ for c in checks]})
     else:
-        table = Table(title=f"Health of {state.shown_url}")
+        table = Table(title=safe(f"Health of {state.shown_url}"))
         for column in ("check", "status", "detail"):
             table.add_column(column)
         for check in checks:
-            table.add_row(check.name, "ok" if check.ok else "FAILED", check.detail)
+            table.add_row(check.name, "ok" if check.ok else "FAILED", safe(check.detail))
         console.print(table)
     if not checks[0].ok:
         fail(f"backend unavailable: {checks[0].detail}", ExitCode.UNAVAILABLE)

@@ -6,18 +6,27 @@ destination already holds: a re-run after an interruption neither loses nor dupl
 Pause and rate-limit settings are copied first. Workers must be stopped: a job that is
 ``processing`` is imported as ``pending`` with its attempt refunded, and a job that changes state
 while the source is read may be missed (the final check then reports it).
+
+The source is never created: a ``sqlite://`` source is opened with ``create=false``, so a mistyped
+path exits 4 ("no sqlite database at ...") instead of migrating an empty new file. A ``-q`` queue
+the source has never seen is warned about. On a terminal a progress bar counts the jobs copied
+(the total is read from the source's counts first).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from rich.table import Table
 
 from kmsg.cli.app import CliState, ExitCode, fail, run_async
-from kmsg.cli.output import console, print_json
+from kmsg.cli.known import warn_unknown
+from kmsg.cli.output import console, print_json, safe
+from kmsg.cli.progress import Bar, bar
 from kmsg.models import JobState
 from kmsg.queue import JobQueue
 from kmsg.urls import open_queue, redact_url
@@ -63,8 +72,11 @@ async def _copy_settings(src: JobQueue, dst: JobQueue, name: str) -> None:
     )
 
 
-async def migrate_queue(src: JobQueue, dst: JobQueue, name: str) -> QueueReport:
-    """Copy one queue's settings and jobs from ``src`` to ``dst``, then check every id arrived."""
+async def migrate_queue(
+    src: JobQueue, dst: JobQueue, name: str, progress: Bar | None = None
+) -> QueueReport:
+    """Copy one queue's settings and jobs from ``src`` to ``dst``, then check every id arrived;
+    advance ``progress`` by each page of jobs read."""
     await _copy_settings(src, dst, name)
     source_ids: set[str] = set()
     imported = 0
@@ -78,6 +90,8 @@ async def migrate_queue(src: JobQueue, dst: JobQueue, name: str) -> QueueReport:
             if fresh:
                 imported += await dst.import_jobs(fresh)
                 read += len(fresh)
+            if progress is not None:
+                progress.advance(len(page.jobs))
             cursor = page.next_cursor
             if cursor is None or not page.jobs:
                 break
@@ -85,19 +99,30 @@ async def migrate_queue(src: JobQueue, dst: JobQueue, name: str) -> QueueReport:
     return QueueReport(name, read, imported, read - imported, len(missing))
 
 
-async def _migrate(src_url: str, dst_url: str, names: Sequence[str]) -> list[QueueReport]:
-    async with open_queue(src_url) as src, open_queue(dst_url) as dst:
+def source_options(url: str) -> dict[str, Any]:
+    """Options that open ``url`` as a source: never created (only SQLite would create one)."""
+    return {"create": False} if urlsplit(url).scheme.lower() == "sqlite" else {}
+
+
+async def _migrate(
+    state: CliState, src_url: str, dst_url: str, names: Sequence[str]
+) -> list[QueueReport]:
+    async with open_queue(src_url, **source_options(src_url)) as src:
+        await warn_unknown(src, names)
         chosen = list(names) or await src.queues()
-        return [await migrate_queue(src, dst, name) for name in chosen]
+        total = sum([(await src.stats(name)).total for name in chosen])
+        async with open_queue(dst_url) as dst:
+            with bar(state, f"migrating {len(chosen)} queues", total) as shown:
+                return [await migrate_queue(src, dst, name, shown) for name in chosen]
 
 
 def _render(reports: Sequence[QueueReport], src_url: str, dst_url: str) -> None:
-    table = Table(title=f"Migrated {redact_url(src_url)} -> {redact_url(dst_url)}")
+    table = Table(title=safe(f"Migrated {redact_url(src_url)} -> {redact_url(dst_url)}"))
     for column in ("queue", "source jobs", "imported", "already present", "missing"):
         table.add_column(column, justify="left" if column == "queue" else "right")
     for report in reports:
         table.add_row(
-            report.queue,
+            safe(report.queue),
             str(report.source_jobs),
             str(report.imported),
             str(report.already_present),
@@ -123,11 +148,12 @@ def migrate_cmd(state: CliState, src_url: str, dst_url: str, queues: tuple[str, 
     Keeps ids, states, run times, priorities, attempts, dedupe keys, error history and dead
     letters; copies pause and rate-limit settings; verifies every job arrived. Safe to re-run:
     jobs already in DST_URL are skipped. Processing jobs are imported as pending. Source jobs are
-    left in place; clear them yourself once the copy is verified.
+    left in place; clear them yourself once the copy is verified. SRC_URL must exist: a missing
+    SQLite file exits 4 and is not created.
     """
     if src_url == dst_url:
         fail("SRC_URL and DST_URL are the same", ExitCode.USAGE)
-    reports = run_async(lambda: _migrate(src_url, dst_url, queues))
+    reports = run_async(lambda: _migrate(state, src_url, dst_url, queues))
     if state.json:
         print_json([report.__dict__ for report in reports])
     else:

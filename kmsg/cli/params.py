@@ -1,4 +1,5 @@
-"""Click parameter types and options shared by the commands: durations, states, queues, --yes."""
+"""Click parameter types and options shared by the commands: durations, states, queues, --yes,
+--create, and the confirmation question."""
 
 from __future__ import annotations
 
@@ -6,11 +7,22 @@ import re
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
+import anyio
 import click
 
+from kmsg.cli.output import safe
 from kmsg.models import JobState
 
-__all__ = ["DURATION", "STATE", "Duration", "confirm", "queue_option", "yes_option"]
+__all__ = [
+    "DURATION",
+    "STATE",
+    "Duration",
+    "confirm",
+    "confirm_async",
+    "create_option",
+    "queue_option",
+    "yes_option",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,4 +74,17 @@ def yes_option() -> Callable[[F], F]:
 def confirm(yes: bool, prompt: str) -> None:
     """Ask ``prompt`` unless ``yes``; a refusal aborts the command (exit 1)."""
     if not yes:
-        click.confirm(prompt, abort=True, err=True)
+        click.confirm(safe(prompt), abort=True, err=True)
+
+
+async def confirm_async(yes: bool, prompt: str) -> None:
+    """:func:`confirm` from inside a command's async body (the question waits in a thread)."""
+    if not yes:
+        await anyio.to_thread.run_sync(confirm, yes, prompt)
+
+
+def create_option() -> Callable[[F], F]:
+    """The ``--create`` option: act on a queue the backend has never seen (see ``known.py``)."""
+    return click.option(
+        "--create", is_flag=True, help="Allow a queue that has never been seen (a new queue)."
+    )

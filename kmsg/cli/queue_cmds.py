@@ -1,22 +1,38 @@
-"""``kmsg queue``: stats, list, inspect, pause, resume, rate-limit and cleanup."""
+"""``kmsg queue``: stats, list, inspect, pause, resume, rate-limit and cleanup.
+
+A queue the backend has never seen is warned about, or, for the commands that would create it by
+writing its settings, refused without ``--create`` (:mod:`kmsg.cli.known`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import click
+import msgspec
 
 from kmsg.cli.app import CliState, run_with_queue
+from kmsg.cli.known import require_known, warn_unknown
 from kmsg.cli.output import (
     console,
+    human_duration,
     job_to_builtins,
     jobs_table,
     print_job,
     print_json,
+    safe,
     stats_table,
     stats_to_builtins,
 )
-from kmsg.cli.params import DURATION, STATE, confirm, queue_option, yes_option
+from kmsg.cli.params import (
+    DURATION,
+    STATE,
+    confirm_async,
+    create_option,
+    queue_option,
+    yes_option,
+)
+from kmsg.cli.progress import track_by_counts
 from kmsg.models import Job, JobState, QueueStats
 from kmsg.queue import JobQueue
 
@@ -59,7 +75,12 @@ def queue_group() -> None:
 @click.pass_obj
 def stats_cmd(state: CliState, queues: tuple[str, ...]) -> None:
     """Counts per state, oldest pending age and settings of each queue."""
-    all_stats = run_with_queue(state, lambda queue: gather_stats(queue, queues))
+
+    async def body(queue: JobQueue) -> list[QueueStats]:
+        await warn_unknown(queue, queues)
+        return await gather_stats(queue, queues)
+
+    all_stats = run_with_queue(state, body)
     if state.json:
         print_json([stats_to_builtins(stats) for stats in all_stats])
     else:
@@ -81,7 +102,12 @@ def stats_cmd(state: CliState, queues: tuple[str, ...]) -> None:
 def list_cmd(state: CliState, queue_name: str, states: tuple[str, ...], limit: int) -> None:
     """List the jobs of a queue, state by state."""
     chosen = [JobState(value) for value in states] or list(JobState)
-    jobs = run_with_queue(state, lambda queue: collect_jobs(queue, queue_name, chosen, limit))
+
+    async def body(queue: JobQueue) -> list[Job]:
+        await warn_unknown(queue, [queue_name])
+        return await collect_jobs(queue, queue_name, chosen, limit)
+
+    jobs = run_with_queue(state, body)
     if state.json:
         print_json([job_to_builtins(job) for job in jobs])
     else:
@@ -94,29 +120,66 @@ def list_cmd(state: CliState, queue_name: str, states: tuple[str, ...], limit: i
 @click.pass_obj
 def inspect_cmd(state: CliState, job_id: str, queue_name: str) -> None:
     """Show one job: fields, payload, result and error history (exit 3 if unknown)."""
-    job = run_with_queue(state, lambda queue: queue.get(queue_name, job_id))
+
+    async def body(queue: JobQueue) -> Job:
+        await warn_unknown(queue, [queue_name])
+        return await queue.get(queue_name, job_id)
+
+    job = run_with_queue(state, body)
     if state.json:
         print_json(job_to_builtins(job))
     else:
         print_job(job)
 
 
+def _change_setting(
+    state: CliState,
+    queue_name: str,
+    create: bool,
+    change: Callable[[JobQueue], Awaitable[None]],
+) -> QueueStats:
+    """Apply ``change`` to a known queue (or a new one with ``create``); return its stats."""
+
+    async def body(queue: JobQueue) -> QueueStats:
+        await require_known(queue, queue_name, create=create)
+        await change(queue)
+        return await queue.stats(queue_name)
+
+    return run_with_queue(state, body)
+
+
+def _report_setting(state: CliState, stats: QueueStats, text: str) -> None:
+    if state.json:
+        limit = stats.rate_limit
+        print_json(
+            {
+                "queue": stats.queue,
+                "paused": stats.paused,
+                "rate_limit": None if limit is None else msgspec.to_builtins(limit),
+            }
+        )
+    else:
+        console.print(safe(text))
+
+
 @queue_group.command("pause")
 @queue_option()
+@create_option()
 @click.pass_obj
-def pause_cmd(state: CliState, queue_name: str) -> None:
+def pause_cmd(state: CliState, queue_name: str, create: bool) -> None:
     """Stop workers from claiming jobs of the queue (enqueue still works)."""
-    run_with_queue(state, lambda queue: queue.pause(queue_name))
-    click.echo(f"paused {queue_name}")
+    stats = _change_setting(state, queue_name, create, lambda queue: queue.pause(queue_name))
+    _report_setting(state, stats, f"paused {queue_name}")
 
 
 @queue_group.command("resume")
 @queue_option()
+@create_option()
 @click.pass_obj
-def resume_cmd(state: CliState, queue_name: str) -> None:
+def resume_cmd(state: CliState, queue_name: str, create: bool) -> None:
     """Let workers claim jobs of the queue again."""
-    run_with_queue(state, lambda queue: queue.resume(queue_name))
-    click.echo(f"resumed {queue_name}")
+    stats = _change_setting(state, queue_name, create, lambda queue: queue.resume(queue_name))
+    _report_setting(state, stats, f"resumed {queue_name}")
 
 
 @queue_group.command("rate-limit")
@@ -131,9 +194,15 @@ def resume_cmd(state: CliState, queue_name: str) -> None:
 )
 @click.option("--off", is_flag=True, help="Remove the rate limit.")
 @queue_option()
+@create_option()
 @click.pass_obj
 def rate_limit_cmd(
-    state: CliState, max_jobs: int | None, per_seconds: float, off: bool, queue_name: str
+    state: CliState,
+    max_jobs: int | None,
+    per_seconds: float,
+    off: bool,
+    queue_name: str,
+    create: bool,
 ) -> None:
     """Rate-limit claims across every worker with a token bucket (or --off).
 
@@ -145,14 +214,20 @@ def rate_limit_cmd(
     """
     if (max_jobs is None) != off:
         raise click.UsageError("give MAX_JOBS or --off (not both)")
-    run_with_queue(state, lambda queue: queue.set_rate_limit(queue_name, max_jobs, per_seconds))
+    stats = _change_setting(
+        state,
+        queue_name,
+        create,
+        lambda queue: queue.set_rate_limit(queue_name, max_jobs, per_seconds),
+    )
     if max_jobs is None:
-        click.echo(f"rate limit removed from {queue_name}")
+        text = f"rate limit removed from {queue_name}"
     else:
-        click.echo(
-            f"rate limit of {queue_name}: a bucket of {max_jobs} tokens, refilled at"
-            f" {max_jobs} per {per_seconds:g}s"
+        text = (
+            f"rate limit of {queue_name}: a bucket of {max_jobs:,} tokens, refilled at"
+            f" {max_jobs:,} per {human_duration(per_seconds)}"
         )
+    _report_setting(state, stats, text)
 
 
 @queue_group.command("cleanup")
@@ -177,12 +252,39 @@ def rate_limit_cmd(
 def cleanup_cmd(
     state: CliState, queue_name: str, states: tuple[str, ...], older_than: float, yes: bool
 ) -> None:
-    """Delete terminal jobs that ended long ago (never pending work)."""
+    """Delete terminal jobs that ended long ago (never pending work).
+
+    Asks first, naming how many jobs are in those states (an upper bound: only those that ended
+    more than --older-than ago go); nothing is asked when there are none.
+    """
     chosen = [JobState(value) for value in states or ("completed", "cancelled")]
     names = ", ".join(s.value for s in chosen)
-    confirm(yes, f"Delete {names} jobs of {queue_name} older than {older_than:g}s?")
-    deleted = run_with_queue(state, lambda queue: queue.cleanup(queue_name, chosen, older_than))
+    age = human_duration(older_than)
+
+    async def body(queue: JobQueue) -> int:
+        await warn_unknown(queue, [queue_name])
+        stats = await queue.stats(queue_name)
+        candidates = sum(getattr(stats, s.value) for s in chosen)
+        if not candidates:
+            return 0
+        await confirm_async(
+            yes,
+            f"Delete up to {candidates:,} {names} jobs of queue {queue_name} that ended more"
+            f" than {age} ago?",
+        )
+        return await track_by_counts(
+            state,
+            queue,
+            queue_name,
+            chosen,
+            f"deleting {names} jobs older than {age}",
+            lambda: queue.cleanup(queue_name, chosen, older_than),
+        )
+
+    deleted = run_with_queue(state, body)
     if state.json:
         print_json({"queue": queue_name, "deleted": deleted})
     else:
-        click.echo(f"deleted {deleted} jobs from {queue_name}")
+        console.print(
+            safe(f"deleted {deleted:,} jobs from {queue_name} (ended more than {age} ago)")
+        )

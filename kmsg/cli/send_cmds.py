@@ -1,8 +1,11 @@
 """``kmsg send`` and ``kmsg test-send``: enqueue one message, and optionally wait for its outcome.
 
 The message is built (and so validated: phone number, lengths) before anything is written; an
-invalid one exits 2. Sending happens in a worker (``kmsg worker``); ``--wait`` polls the job until
-it is completed, dead-lettered or cancelled.
+invalid one exits 2, and so does an option the message type has no use for (``--subject`` on an
+SMS, which has no subject: it would be dropped silently). An AlimTalk template and its variables
+are checked with the provider when it can look templates up (:mod:`kmsg.cli.template_check`).
+Sending happens in a worker (``kmsg worker``); ``--wait`` polls the job until it is completed,
+dead-lettered or cancelled.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import click
 import msgspec
 
 from kmsg.cli.app import CliState, fail, run_with_queue
-from kmsg.cli.output import console, job_to_builtins, print_json
+from kmsg.cli.output import console, job_to_builtins, print_json, safe
 from kmsg.cli.params import DURATION, queue_option
+from kmsg.cli.template_check import check_template
 from kmsg.errors import ValidationError
 from kmsg.messaging.models import (
     AlimTalk,
@@ -36,6 +40,24 @@ __all__ = ["KINDS", "build_message", "send_cmd", "test_send_cmd"]
 KINDS: Final = ("sms", "lms", "mms", "alimtalk", "friendtalk")
 
 _POLL_SECONDS = 0.2
+
+# option (the send_cmd parameter) -> its flag and the message types that use it
+_OPTION_KINDS: Final = {
+    "text": ("--text", ("sms", "lms", "mms", "friendtalk")),
+    "subject": ("--subject", ("lms", "mms")),
+    "images": ("--image", ("mms",)),
+    "image_url": ("--image-url", ("friendtalk",)),
+    "template": ("--template", ("alimtalk",)),
+    "variables": ("--var", ("alimtalk",)),
+}
+
+
+def _refuse_unused_options(kind: str, fields: dict[str, Any]) -> None:
+    """A usage error for an option given that a ``kind`` message would silently drop."""
+    for name, (flag, kinds) in _OPTION_KINDS.items():
+        if fields.get(name) and kind not in kinds:
+            hint = " (an SMS has no subject: use --type lms)" if name == "subject" else ""
+            raise click.UsageError(f"{flag} is for {', '.join(kinds)} messages, not {kind}{hint}")
 
 
 def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -108,11 +130,18 @@ async def wait_for_job(queue: JobQueue, queue_name: str, job_id: str, patience: 
 
 
 def _enqueue_and_report(
-    state: CliState, message: Message, options: dict[str, Any], wait: float | None
+    state: CliState,
+    message: Message,
+    options: dict[str, Any],
+    wait: float | None,
+    *,
+    check: bool = False,
 ) -> None:
     queue_name: str = options["queue_name"]
 
     async def body(queue: JobQueue) -> tuple[str, Job | None]:
+        if check and isinstance(message, AlimTalk):
+            await check_template(state, message)
         job_id = await enqueue_message(queue, message, **options)
         if wait is None:
             return job_id, None
@@ -124,7 +153,7 @@ def _enqueue_and_report(
             print_json({"job_id": job_id, "queue": queue_name, "to": message.to})
         else:
             console.print(
-                f"queued {job_id} on {queue_name} ({type(message).__name__} to {message.to})"
+                safe(f"queued {job_id} on {queue_name} ({type(message).__name__} to {message.to})")
             )
         return
     _report_outcome(state, job)
@@ -135,7 +164,9 @@ def _report_outcome(state: CliState, job: Job) -> None:
         print_json(job_to_builtins(job))
     elif job.state is JobState.COMPLETED:
         result = msgspec.json.decode(job.result) if job.result else None
-        console.print(f"sent: job {job.id} completed after {job.attempts} attempt(s): {result}")
+        console.print(
+            safe(f"sent: job {job.id} completed after {job.attempts} attempt(s): {result}")
+        )
     if job.state is JobState.COMPLETED:
         return
     if not job.state.terminal:
@@ -143,6 +174,12 @@ def _report_outcome(state: CliState, job: Job) -> None:
     error = job.last_error
     detail = f": {error.type}: {error.message}" if error else ""
     fail(f"job {job.id} ended {job.state.value}{detail}")
+
+
+def _pop_wait(fields: dict[str, Any]) -> float | None:
+    """Take ``--wait`` and ``--timeout`` out of ``fields``: the seconds to wait, or None."""
+    timeout: float = fields.pop("timeout")
+    return timeout if fields.pop("wait") else None
 
 
 def _common_options(func: Any) -> Any:
@@ -188,15 +225,28 @@ def _common_options(func: Any) -> Any:
 @click.option(
     "--var", "variables", multiple=True, help="Template variable NAME=VALUE (repeatable)."
 )
+@click.option(
+    "--no-template-check",
+    is_flag=True,
+    help="Enqueue an ALIMTALK message without checking its template with the provider.",
+)
 @_common_options
 @click.pass_obj
 def send_cmd(state: CliState, /, kind: str, to: str, sender: str | None, **fields: Any) -> None:
-    """Enqueue one message for a worker to send (exit 2 if it is invalid)."""
-    wait = fields.pop("timeout") if fields.pop("wait") else None
+    """Enqueue one message for a worker to send (exit 2 if it is invalid).
+
+    Options the message type does not use are refused (exit 2). An ALIMTALK template is looked up
+    with the provider first when it can (exit 3 if unknown, 2 if not approved or a variable is
+    missing).
+    """
+    wait = _pop_wait(fields)
+    check = not fields.pop("no_template_check")
     options = {key: fields.pop(key) for key in ("queue_name", "priority", "delay")}
+    kind = kind.lower()
+    _refuse_unused_options(kind, fields)
     fields["variables"] = _variables(fields["variables"])
-    message = build_message(kind.lower(), to, sender, **fields)
-    _enqueue_and_report(state, message, options, wait)
+    message = build_message(kind, to, sender, **fields)
+    _enqueue_and_report(state, message, options, wait, check=check)
 
 
 @click.command("test-send")
@@ -204,7 +254,7 @@ def send_cmd(state: CliState, /, kind: str, to: str, sender: str | None, **field
 @click.pass_obj
 def test_send_cmd(state: CliState, /, to: str, sender: str | None, **fields: Any) -> None:
     """Enqueue a short test SMS to check the whole pipeline (use --wait with a worker running)."""
-    wait = fields.pop("timeout") if fields.pop("wait") else None
+    wait = _pop_wait(fields)
     text = f"[kmsg] test message {time.strftime('%H:%M:%S')}"
     message = build_message("sms", to, sender, text=text)
     _enqueue_and_report(state, message, fields, wait)

@@ -14,7 +14,7 @@ import msgspec
 from rich.table import Table
 
 from kmsg.cli.app import CliState, ExitCode, fail, run_async
-from kmsg.cli.output import console, format_time, print_json
+from kmsg.cli.output import console, format_time, print_json, safe
 from kmsg.cli.params import confirm, yes_option
 from kmsg.cli.provider import (
     mock_enabled,
@@ -81,12 +81,12 @@ def _show(state: CliState, templates: list[ProviderTemplate]) -> None:
         table.add_column(column, overflow="fold")
     for t in templates:
         table.add_row(
-            t.code,
-            t.name,
+            safe(t.code),
+            safe(t.name),
             t.status.value,
-            ", ".join(t.variables),
+            safe(", ".join(t.variables)),
             format_time(t.updated_at),
-            t.content,
+            safe(t.content),
         )
     console.print(table)
 
@@ -159,4 +159,4 @@ def delete_cmd(state: CliState, code: str, yes: bool) -> None:
     if state.json:
         print_json({"deleted": code})
     else:
-        click.echo(f"deleted template {code}")
+        console.print(safe(f"deleted template {code}"))

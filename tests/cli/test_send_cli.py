@@ -58,6 +58,7 @@ def test_dead_letter_retried_after_fix_then_completed(kmsg: Kmsg) -> None:
         "WELCOME",
         "--var",
         "name=Kim",
+        "--no-template-check",  # a missing template is refused at enqueue otherwise
         "-q",
         kmsg.queue,
     )
