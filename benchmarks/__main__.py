@@ -24,6 +24,7 @@ WORKLOADS = {
     "W1": workloads.w1,
     "W1b": workloads.w1b,
     "W2": workloads.w2,
+    "W2io": workloads.w2io,
     "W2p": workloads.w2p,
     "W3": workloads.w3,
     "W4": workloads.w4,

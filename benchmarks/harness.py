@@ -19,14 +19,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import redis
 
-from benchmarks.sink import DONE_KEY, LATENCY_KEY, PROC_PREFIX
+from benchmarks.sink import DONE_KEY, HANDLER_ENV, IO_KEY, LATENCY_KEY, PROC_PREFIX
 
 ROOT: Final = Path(__file__).resolve().parent
 RESULTS_DIR: Final = ROOT / "results"
@@ -99,13 +99,15 @@ class Bench:
         self.client = redis.Redis(host="127.0.0.1", port=port)
         self.sqlite_path = tmp / "queue.db"
 
-    def env(self) -> dict[str, str]:
-        """Environment for the subprocesses (see ``systems.base.Env``)."""
+    def env(self, handler: str = "noop") -> dict[str, str]:
+        """Environment for the subprocesses (see ``systems.base.Env``); ``handler`` is what the
+        benchmark task does besides recording its start (``benchmarks.sink.HANDLERS``)."""
         return os.environ | {
             "BENCH_REDIS_URL": self.url,
             "BENCH_REDIS_HOST": "127.0.0.1",
             "BENCH_REDIS_PORT": str(self.port),
             "BENCH_SQLITE_PATH": str(self.sqlite_path),
+            HANDLER_ENV: handler,
             "PYTHONPATH": str(ROOT.parent),
         }
 
@@ -156,13 +158,16 @@ class Bench:
         return result
 
     @contextlib.contextmanager
-    def workers(self, system: str, count: int = 1) -> Iterator[list[subprocess.Popen[bytes]]]:
-        """Run ``count`` worker processes for the block; terminate them (and children) after."""
+    def workers(
+        self, system: str, count: int = 1, handler: str = "noop"
+    ) -> Iterator[list[subprocess.Popen[bytes]]]:
+        """Run ``count`` worker processes for the block, each in a session of its own, whose
+        task runs ``handler``; terminate them (and their children) after."""
         logs = [open(self.tmp / f"worker-{i}.log", "wb") for i in range(count)]  # noqa: SIM115
         procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "benchmarks.agent", "work", system],
-                env=self.env(),
+                env=self.env(handler),
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
@@ -182,15 +187,30 @@ class Bench:
         path = self.tmp / "worker-0.log"
         return _tail(path.read_text(errors="replace")) if path.exists() else ""
 
-    def wait_done(self, n: int, cap: float, procs: Sequence[subprocess.Popen[bytes]]) -> None:
-        """Wait until the workers have started ``n`` jobs; ``Timeout`` after ``cap`` seconds."""
+    def done(self) -> int:
+        """How many job starts the workers have flushed so far."""
+        return int(self.client.get(DONE_KEY) or 0)
+
+    def io_done(self) -> int:
+        """How many handler round trips (W2io's ``RPUSH``) have landed so far."""
+        return int(self.client.llen(IO_KEY))
+
+    def wait_done(
+        self,
+        n: int,
+        cap: float,
+        procs: Sequence[subprocess.Popen[bytes]],
+        count: Callable[[], int] | None = None,
+    ) -> None:
+        """Wait until the workers have started ``n`` jobs (or ``count()`` reaches ``n``);
+        ``Timeout`` after ``cap`` seconds."""
+        count = count or self.done
         deadline = time.monotonic() + cap
-        while int(self.client.get(DONE_KEY) or 0) < n:
+        while count() < n:
             if any(proc.poll() is not None for proc in procs):
                 raise Failed(f"worker exited: {self.worker_log()}")
             if time.monotonic() > deadline:
-                done = int(self.client.get(DONE_KEY) or 0)
-                raise Timeout(f"{done} of {n} jobs after {cap:.0f} s")
+                raise Timeout(f"{count()} of {n} jobs after {cap:.0f} s")
             time.sleep(0.005)
 
     def clear_marks(self) -> None:
@@ -210,6 +230,36 @@ class Bench:
     def latencies(self) -> list[float]:
         """Every recorded enqueue-to-start latency, in seconds."""
         return [float(v) for v in self.client.lrange(LATENCY_KEY, 0, -1)]
+
+
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+PROC: Final = Path("/proc")
+
+
+def session_cpu(leaders: Sequence[int]) -> float | None:
+    """CPU seconds (user + system) used so far by every process in the sessions ``leaders`` lead.
+
+    Each worker runs in a session of its own (``start_new_session``), so its session holds the
+    worker and whatever it forks or spawns (prefork pools, forked job processes). For each
+    member this adds ``/proc/<pid>/stat`` utime + stime (all of its threads, live or gone) and
+    cutime + cstime (its children already reaped), so a child is counted once, alive or
+    reaped. Clock-tick resolution (10 ms at the usual 100 Hz). ``None`` where there is no
+    Linux ``/proc``."""
+    if not (PROC / "self" / "stat").exists():
+        return None
+    wanted = {str(pid) for pid in leaders}
+    ticks = 0
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = text[text.rindex(")") + 2 :].split()  # fields[0] is stat field 3 (state)
+        if fields[3] in wanted:  # field 6: session id
+            ticks += sum(int(value) for value in fields[11:15])  # fields 14-17
+    return ticks / CLOCK_TICKS
 
 
 def _tail(text: str, lines: int = 6) -> str:

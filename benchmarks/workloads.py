@@ -1,4 +1,4 @@
-"""The workloads W1-W5: each runs one system for several repetitions and returns result rows.
+"""The workloads W1-W5 and W2io: each runs one system for several repetitions, returns rows.
 
 Every repetition starts from an empty private Redis and a fresh SQLite file, with fresh producer
 and worker processes. A repetition that fails or runs over its cap ends the workload for that
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from benchmarks.harness import Bench, Failed, Row, Timeout
+from benchmarks.harness import Bench, Failed, Row, Timeout, session_cpu
 
 
 @dataclass(frozen=True)
@@ -73,27 +73,71 @@ def _produce_rate(bench: Bench, system: str, mode: str, n: int, cap: float) -> f
 
 
 def w2(bench: Bench, system: str, sizes: Sizes) -> list[Row]:
-    """W2: drain pre-queued jobs with one worker process (jobs/s)."""
-    row = Row(system, "W2", "drain 1 proc", "jobs/s")
-    _repeat(row, sizes, lambda: _drain(bench, system, sizes, 1))
-    return [row]
+    """W2: drain pre-queued no-op jobs with one worker process (jobs/s, worker CPU us/job)."""
+    return _drain_rows(bench, system, sizes, "W2", "noop")
+
+
+def w2io(bench: Bench, system: str, sizes: Sizes) -> list[Row]:
+    """W2io: W2 with a handler that makes one network round trip, an ``RPUSH`` to the private
+    Redis (jobs/s, worker CPU us/job)."""
+    return _drain_rows(bench, system, sizes, "W2io", "io")
+
+
+def _drain_rows(bench: Bench, system: str, sizes: Sizes, workload: str, handler: str) -> list[Row]:
+    rate = Row(system, workload, "drain 1 proc", "jobs/s")
+    cpu = Row(system, workload, "worker CPU", "us/job")
+
+    def add() -> None:
+        jobs_per_s, cpu_us = _drain(bench, system, sizes, 1, handler)
+        rate.values.append(jobs_per_s)
+        if cpu_us is not None:
+            cpu.values.append(cpu_us)
+
+    for _ in range(sizes.reps):
+        if not _attempt(rate, add):
+            cpu.status = rate.status
+            break
+    if not cpu.values and cpu.status == "ok":
+        cpu.status = "n/a"  # no /proc
+    return [rate, cpu]
 
 
 def w2p(bench: Bench, system: str, sizes: Sizes) -> list[Row]:
     """W2p: the same drain with two worker processes (jobs/s)."""
     row = Row(system, "W2p", "drain 2 procs", "jobs/s")
-    _repeat(row, sizes, lambda: _drain(bench, system, sizes, 2))
+    _repeat(row, sizes, lambda: _drain(bench, system, sizes, 2)[0])
     return [row]
 
 
-def _drain(bench: Bench, system: str, sizes: Sizes, processes: int) -> float:
+def _drain(
+    bench: Bench, system: str, sizes: Sizes, processes: int, handler: str = "noop"
+) -> tuple[float, float | None]:
+    """Queue ``sizes.w2_jobs`` jobs, drain them with ``processes`` workers; return the rate and
+    the workers' CPU per job in microseconds (``None`` with several processes or no /proc).
+
+    The CPU figure leaves out worker start-up: the first sample is taken once the first job
+    starts have been flushed, the last once every job has started (and, for ``io``, every
+    round trip has landed), and the figure is the CPU between them over the jobs started
+    between them."""
     bench.reset()
     n = sizes.w2_jobs
     bench.produce(system, "fill", n=n, cap=sizes.cap)
-    with bench.workers(system, processes) as procs:
+    with bench.workers(system, processes, handler) as procs:
+        leaders = [proc.pid for proc in procs]
+        bench.wait_done(1, sizes.cap, procs)
+        cpu_start = session_cpu(leaders)
+        # read after the sample: the flushed count lags the jobs by up to one flush (5 ms),
+        # and the jobs in between partly make up for it
+        done_start = bench.done()
         bench.wait_done(n, sizes.cap, procs)
-        time.sleep(0.05)  # let the last flush land
-    return n / bench.span()
+        if handler == "io":
+            bench.wait_done(n, sizes.cap, procs, count=bench.io_done)
+        time.sleep(0.05)  # let the last flush land (and the last acknowledgements go out)
+        cpu_end = session_cpu(leaders)
+    rate = n / bench.span()
+    if processes != 1 or cpu_start is None or cpu_end is None or done_start >= n:
+        return rate, None
+    return rate, (cpu_end - cpu_start) / (n - done_start) * 1e6
 
 
 WARMUP_JOBS: Final = 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.sink import record
+from benchmarks.sink import handle
 from benchmarks.systems.base import CONCURRENCY, PAD, Env, NoBatch
 
 
@@ -24,7 +24,7 @@ class HueySystem:
 
         @huey.task(name="noop")  # type: ignore[untyped-decorator]
         def noop(ts: float, pad: str) -> None:
-            record(ts)
+            handle(ts)
 
         self._task = noop
         return huey

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import anyio
 import msgspec
 
-from benchmarks.sink import record
+from benchmarks.sink import ahandle
 from benchmarks.systems.base import CONCURRENCY, PAD, QUEUE_NAME
 
 
@@ -60,6 +60,6 @@ class KmsgSystem:
 
             @worker.task
             async def noop(msg: Noop) -> None:
-                record(msg.ts)
+                await ahandle(msg.ts)
 
             await worker.run()

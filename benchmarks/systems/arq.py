@@ -8,13 +8,13 @@ from typing import Any
 from arq import Worker, create_pool
 from arq.connections import RedisSettings
 
-from benchmarks.sink import record
+from benchmarks.sink import ahandle
 from benchmarks.systems.base import CONCURRENCY, PAD, QUEUE_NAME, Env, NoBatch
 
 
 async def noop(ctx: dict[str, Any], ts: float, pad: str) -> None:
     """The benchmark task."""
-    record(ts)
+    await ahandle(ts)
 
 
 class ArqSystem:

@@ -37,7 +37,9 @@ class System(Protocol):
     Producer side: ``open``, then ``enqueue_one`` / ``enqueue_batch``, then ``close`` (all async;
     a synchronous library simply blocks inside them, there is nothing else on the loop).
     Worker side: ``run_worker`` blocks for the life of the worker process; its task calls
-    :func:`benchmarks.sink.record` with the enqueue timestamp from the payload.
+    :func:`benchmarks.sink.handle` (synchronous libraries) or awaits
+    :func:`benchmarks.sink.ahandle` (asyncio ones) with the enqueue timestamp from the payload,
+    which records the start and, in W2io, makes the handler's network round trip.
     """
 
     name: str

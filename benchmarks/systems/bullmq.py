@@ -7,12 +7,12 @@ from typing import Any
 
 from bullmq import Queue, Worker
 
-from benchmarks.sink import record
+from benchmarks.sink import ahandle
 from benchmarks.systems.base import CONCURRENCY, PAD, QUEUE_NAME, Env
 
 
 async def _process(job: Any, token: str) -> None:
-    record(job.data["ts"])
+    await ahandle(job.data["ts"])
 
 
 class BullmqSystem:

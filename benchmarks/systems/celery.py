@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import Celery
 
-from benchmarks.sink import record
+from benchmarks.sink import handle
 from benchmarks.systems.base import PAD, QUEUE_NAME, Env, NoBatch
 
 
@@ -30,7 +30,7 @@ class CelerySystem:
 
         @app.task(name="noop")  # type: ignore[untyped-decorator]
         def noop(ts: float, pad: str) -> None:
-            record(ts)
+            handle(ts)
 
         self._app, self._task = app, noop
         return app

@@ -9,7 +9,7 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
-from benchmarks.sink import record
+from benchmarks.sink import handle
 from benchmarks.systems.base import PAD, QUEUE_NAME, Env, NoBatch
 
 THREADS = 8
@@ -31,7 +31,7 @@ class DramatiqSystem:
 
         @dramatiq.actor(queue_name=QUEUE_NAME, actor_name="noop", broker=broker)
         def noop(ts: float, pad: str) -> None:
-            record(ts)
+            handle(ts)
 
         self._actor = noop
         return broker

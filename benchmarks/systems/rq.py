@@ -7,13 +7,13 @@ from typing import Any
 from redis import Redis
 from rq import Queue, SimpleWorker
 
-from benchmarks.sink import record
+from benchmarks.sink import handle
 from benchmarks.systems.base import PAD, QUEUE_NAME, Env
 
 
 def noop(ts: float, pad: str) -> None:
     """The benchmark task."""
-    record(ts)
+    handle(ts)
 
 
 class RqSystem:

@@ -7,13 +7,13 @@ from typing import Any
 
 from saq import Queue, Worker
 
-from benchmarks.sink import record
+from benchmarks.sink import ahandle
 from benchmarks.systems.base import CONCURRENCY, PAD, QUEUE_NAME, Env, NoBatch
 
 
 async def noop(ctx: Any, *, ts: float, pad: str) -> None:
     """The benchmark task."""
-    record(ts)
+    await ahandle(ts)
 
 
 class SaqSystem:

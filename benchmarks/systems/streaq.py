@@ -6,7 +6,7 @@ from typing import Any
 
 from streaq import Worker
 
-from benchmarks.sink import record
+from benchmarks.sink import ahandle
 from benchmarks.systems.base import CONCURRENCY, PAD, QUEUE_NAME, Env
 
 
@@ -26,7 +26,7 @@ class StreaqSystem:
 
         @worker.task
         async def noop(ts: float, pad: str) -> None:
-            record(ts)
+            await ahandle(ts)
 
         self._worker, self._task = worker, noop
         return worker

@@ -8,7 +8,7 @@ from typing import Any
 from taskiq.api import run_receiver_task
 from taskiq_redis import RedisStreamBroker
 
-from benchmarks.sink import record
+from benchmarks.sink import ahandle
 from benchmarks.systems.base import PAD, QUEUE_NAME, Env, NoBatch
 
 
@@ -28,7 +28,7 @@ class TaskiqSystem:
 
         @broker.task(task_name="noop")
         async def noop(ts: float, pad: str) -> None:
-            record(ts)
+            await ahandle(ts)
 
         self._broker, self._task = broker, noop
         return broker
