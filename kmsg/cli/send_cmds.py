@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from typing import Any, Final
 
-import anyio
 import click
 import msgspec
 
@@ -21,7 +20,7 @@ from kmsg.cli.app import CliState, fail, run_with_queue
 from kmsg.cli.output import console, job_to_builtins, print_json, safe
 from kmsg.cli.params import DURATION, queue_option
 from kmsg.cli.template_check import check_template
-from kmsg.errors import ValidationError
+from kmsg.errors import ValidationError, WaitTimeout
 from kmsg.messaging.models import (
     AlimTalk,
     FriendTalk,
@@ -39,7 +38,6 @@ __all__ = ["KINDS", "build_message", "send_cmd", "test_send_cmd"]
 
 KINDS: Final = ("sms", "lms", "mms", "alimtalk", "friendtalk")
 
-_POLL_SECONDS = 0.2
 
 # option (the send_cmd parameter) -> its flag and the message types that use it
 _OPTION_KINDS: Final = {
@@ -120,13 +118,12 @@ async def enqueue_message(
 
 
 async def wait_for_job(queue: JobQueue, queue_name: str, job_id: str, patience: float) -> Job:
-    """Poll the job until it is terminal or ``patience`` seconds pass; return its last snapshot."""
-    job = await queue.get(queue_name, job_id)
-    with anyio.move_on_after(patience):
-        while not job.state.terminal:
-            await anyio.sleep(_POLL_SECONDS)
-            job = await queue.get(queue_name, job_id)
-    return job
+    """The job once it has ended (:meth:`kmsg.JobQueue.wait`), or its snapshot when
+    ``patience`` seconds pass first."""
+    try:
+        return await queue.wait(queue_name, job_id, within=patience)
+    except WaitTimeout:
+        return await queue.get(queue_name, job_id)
 
 
 def _enqueue_and_report(
