@@ -76,6 +76,9 @@ Exit codes:
 Environment:
   {QUEUE_URL_ENV}   queue URL (default {DEFAULT_QUEUE_URL})
   K_MSG_MOCK=true   use the mock message provider
+  K_MSG_PROVIDER    a provider by name (e.g. http), set up by K_MSG_<NAME>_<SETTING>
+                    (K_MSG_HTTP_URL, K_MSG_HTTP_TOKEN, ...) or the [provider] table of
+                    K_MSG_CONFIG (default ./kmsg.toml)
 """
 
 
