@@ -19,6 +19,7 @@ from kmsg.cli.output import err_console, safe
 from kmsg.cli.provider import PROVIDER_ENV, build_provider, mock_enabled
 from kmsg.errors import ValidationError
 from kmsg.messaging.models import AlimTalk
+from kmsg.messaging.provider import close_provider
 from kmsg.messaging.template_store import ProviderTemplate, TemplateStatus
 from kmsg.messaging.templates import Template
 
@@ -41,10 +42,13 @@ async def check_template(state: CliState, message: AlimTalk) -> bool:
     if not (mock_enabled() or os.environ.get(PROVIDER_ENV)):
         return False
     provider = await build_provider(state)
-    lookup = getattr(provider, "templates", None)
-    if not isinstance(lookup, TemplateLookup):
-        return False
-    template = await lookup.get(message.template_code)
+    try:
+        lookup = getattr(provider, "templates", None)
+        if not isinstance(lookup, TemplateLookup):
+            return False
+        template = await lookup.get(message.template_code)
+    finally:
+        await close_provider(provider)
     if template.status is not TemplateStatus.APPROVED:
         raise ValidationError(
             f"template {template.code!r} is {template.status.value}, not approved: the provider"

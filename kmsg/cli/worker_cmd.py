@@ -43,6 +43,7 @@ from kmsg.cli.progress import shows_progress
 from kmsg.cli.provider import build_provider
 from kmsg.cli.worker_status import Snapshot, Tally, describe, status_line
 from kmsg.messaging.processor import MessageJobProcessor
+from kmsg.messaging.provider import Provider, close_provider
 from kmsg.queue import JobQueue
 from kmsg.worker import Worker
 
@@ -146,6 +147,19 @@ async def run_worker(
     """Run one worker until stopped (or, with ``burst``, until its queues are idle); return the
     tally of its jobs. ``child`` is the index of a supervised child (``--child``), else None."""
     provider = await build_provider(state)
+    try:
+        return await _run_with_provider(state, queue, settings, child, provider)
+    finally:
+        await close_provider(provider)
+
+
+async def _run_with_provider(
+    state: CliState,
+    queue: JobQueue,
+    settings: WorkerSettings,
+    child: int | None,
+    provider: Provider,
+) -> Snapshot:
     worker = Worker(
         queue,
         queues=settings.queues,
