@@ -25,6 +25,9 @@ SOON = 5.0
 SHORT_WAIT = 0.5
 """A wait that is sat out to its end."""
 
+RACE_ROUNDS = 5
+"""Rounds of each enqueue-versus-cancel race."""
+
 
 async def test_a_waiting_claim_takes_a_job_another_handle_enqueues(
     queue: JobQueue, other: JobQueue, qname: str
@@ -113,6 +116,37 @@ async def test_cancelling_a_waiting_claim_loses_no_job(
     assert (job.state, job.attempts) == (JobState.PENDING, 0)
     (claimed,) = await queue.claim(qname)
     assert claimed.job.id == job_id
+
+
+@pytest.mark.parametrize("enqueue_after", [0.0, 0.02, 0.3])
+async def test_a_job_enqueued_while_a_waiting_claim_is_cancelled_is_not_lost(
+    queue: JobQueue, other: JobQueue, qname: str, enqueue_after: float
+) -> None:
+    """The enqueue and the cancel race: the job is either held by the claim (which returned
+    first) or claimable at once with its attempt refunded, never held by nobody."""
+    for _ in range(RACE_ROUNDS):
+        got: list[ClaimedJob] = []
+
+        async def claim(into: list[ClaimedJob]) -> None:
+            into.extend(await other.claim(qname, limit=1, wait=LONG_WAIT))
+
+        with anyio.fail_after(SOON + 5.0):
+            async with anyio.create_task_group() as group:
+                group.start_soon(claim, got)
+                await anyio.sleep(enqueue_after)
+                job_id = await queue.enqueue(Ping(n=1), queue=qname)
+                group.cancel_scope.cancel()
+        job = await queue.get(qname, job_id)
+        if got:
+            (held,) = got
+            assert (held.job.id, job.state, job.attempts) == (job_id, JobState.PROCESSING, 1)
+            await other.complete(held.lease)
+        else:
+            assert (job.state, job.attempts) == (JobState.PENDING, 0)
+            (claimed,) = await queue.claim(qname)
+            assert claimed.job.id == job_id
+            await queue.complete(claimed.lease)
+        assert (await queue.stats(qname)).processing == 0
 
 
 @pytest.mark.parametrize("wait", [-1.0, math.nan, math.inf, MAX_LEASE * 2, "1"])

@@ -10,7 +10,8 @@ message, a claim round trip).
 
 The claim and unwait scripts run shielded from cancellation, so a job claimed for this caller is
 either returned or, if the caller is cancelled while blocked, released (pending again, attempt
-refunded). A reply lost with a dropped connection is a lease that ends and is reclaimed.
+refunded), even when ``BLPOP`` had already taken the reply off the list: the job's receipt is
+still there for unwait.lua. A claimer that dies is a lease that ends and is reclaimed.
 """
 
 from __future__ import annotations

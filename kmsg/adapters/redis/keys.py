@@ -28,8 +28,8 @@ With the default prefix ``kmsg`` and a queue named ``q``, the keys of that queue
                                  when it waits (ms)
     kmsg:{q}:waiters:<base> list  one waiter's reply list (``BLPOP``ed by it on a connection of
                                  its own): '<job id> <record>' for a job claimed for it (lease
-                                 token '<base>.1'), or '' for "claim again"; each waiter entry
-                                 gets at most one reply; TTL 60 s
+                                 token '<base>.1') then its receipt '<job id>', or '' for "claim
+                                 again"; each waiter entry gets at most one reply; TTL 60 s
     kmsg:{q}:idle          string until when a pub/sub waiter may be idle (epoch seconds; TTL)
     kmsg:{q}:notify        channel  PUBLISHed when a job may have become claimable, while
                                  ``idle`` has not passed
@@ -52,8 +52,10 @@ the server's clock, token '<base>.1') and pushes it, but only if the job is then
 pending one, the queue is not paused and its rate bucket has a token. Scripts that may make a
 job claimable otherwise (``notify``) push '' to every waiter and empty ``waiters``. On timeout
 the claimer runs unwait.lua, which removes its entry and takes (or, when the claimer is going
-away, releases) whatever was pushed meanwhile; a job pushed to a claimer that died is a lease
-that ends and is reclaimed as usual.
+away, releases) whatever was pushed meanwhile. The receipt stays in the list when the claimer
+pops the reply, so a claimer cancelled (or cut off) after its ``BLPOP`` took a reply it never
+read still releases that job; a job pushed to a claimer that died is a lease that ends and is
+reclaimed as usual.
 
 Every key of a queue carries the hash tag ``{q}``, so each script touches one Redis Cluster slot
 and different queues spread over the cluster (a queue is one slot: resharding moves its ``jobs``

@@ -162,6 +162,22 @@ async def test_unwait_releases_a_job_handed_to_a_claimer_going_away(
     assert claimed.job.id == job_id
 
 
+async def test_unwait_releases_a_job_whose_reply_was_popped_but_never_read(
+    queue: RedisJobQueue,
+) -> None:
+    """The claimer's BLPOP took the reply, then it was cancelled (or its connection dropped)
+    before reading it: the receipt left in the list lets its unwait release the job."""
+    entry = await register(queue, "q", 5.0)
+    job_id = await queue.enqueue(Note("raced"), queue="q")
+    reply_key = queue._keys("q").reply(entry.split()[0])
+    popped = await queue._command("LPOP", reply_key)
+    assert popped.partition(b" ")[0].decode() == job_id
+    assert await queue._run("unwait", "q", [entry, "release"]) == []
+    job = await queue.get("q", job_id)
+    assert (job.state, job.attempts, job.lease_until) == (JobState.PENDING, 0, None)
+    assert await queue._command("EXISTS", reply_key) == 0
+
+
 async def test_a_job_handed_to_a_dead_claimer_is_reclaimed_when_its_lease_ends(
     queue: RedisJobQueue,
 ) -> None:

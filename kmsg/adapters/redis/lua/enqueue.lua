@@ -35,7 +35,7 @@ local function hand_off(id, job)
   job.lease_until = now + (tonumber(lease) or job.lease)
   job.token = base .. '.1'
   index(id, job)
-  reply(entry, id .. ' ' .. store(id, job))
+  reply(entry, id .. ' ' .. store(id, job), id)
   return true
 end
 

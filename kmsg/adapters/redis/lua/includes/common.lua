@@ -210,10 +210,14 @@ local function reply_key(entry)
   return K.waiters .. ':' .. string.match(entry, '^(%S+)')
 end
 
--- Push `value` to the reply list of waiter `entry` (already removed from K.waiters).
-local function reply(entry, value)
+-- Push `value` to the reply list of waiter `entry` (already removed from K.waiters). With `id`
+-- (a job claimed for the waiter), a receipt follows: the job's id alone, which stays in the list
+-- when the waiter pops the reply. If that reply is lost on its way (the waiter was cancelled,
+-- or its connection dropped), the unwait the waiter runs then still finds the job to release.
+local function reply(entry, value, id)
   local key = reply_key(entry)
   redis.call('RPUSH', key, value)
+  if id then redis.call('RPUSH', key, id) end
   redis.call('PEXPIRE', key, REPLY_TTL_MS)
 end
 
