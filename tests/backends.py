@@ -7,6 +7,7 @@ entry to ``BACKENDS``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,20 +17,44 @@ from typing import Any
 from kmsg import Capabilities, JobQueue, open_queue
 
 
+class SkippableClock:
+    """Epoch seconds that follow the real clock, except that :meth:`skip` jumps them ahead.
+
+    Given as the ``clock`` option to an adapter that takes the caller's time (no
+    ``server_time`` capability), it lets a test see a rate bucket refill or a delay run out
+    without sleeping, while everything else in the test keeps real time.
+    """
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self._offset
+
+    def skip(self, seconds: float) -> None:
+        """Move this clock ``seconds`` ahead of the real one (it never goes back)."""
+        if seconds < 0:
+            raise ValueError("a clock only skips forward")
+        self._offset += seconds
+
+
 @dataclass
 class Store:
     """One isolated store of a backend (a fresh SQLite file, or a Redis server and key prefix).
 
-    ``url`` opens it from another process; :meth:`open` opens a handle here, closed by the fixture.
+    ``url`` and ``options`` (JSON-friendly) open it from another process; ``local_options``
+    (a clock, say) are added only to handles opened here by :meth:`open`, which the fixture
+    closes.
     """
 
     url: str
     options: dict[str, Any] = field(default_factory=dict)
+    local_options: dict[str, Any] = field(default_factory=dict)
     _opened: list[JobQueue] = field(default_factory=list)
 
     async def open(self, **options: Any) -> JobQueue:
         """A new handle on this store; every handle of one store sees the same jobs."""
-        queue = await open_queue(self.url, **{**self.options, **options})
+        queue = await open_queue(self.url, **{**self.local_options, **self.options, **options})
         self._opened.append(queue)
         return queue
 

@@ -14,7 +14,8 @@ import anyio
 import pytest
 
 from kmsg import BackendUnavailable, JobQueue
-from tests.backends import BACKENDS, BackendUnderTest, Store
+from tests.backends import BACKENDS, BackendUnderTest, SkippableClock, Store
+from tests.conformance.support import TimePasses
 
 OPEN_FAILS_WITHIN = 5.0
 """Seconds an adapter may take to refuse an unsupported anyio backend ("at once")."""
@@ -30,9 +31,21 @@ def backend(request: pytest.FixtureRequest) -> BackendUnderTest:
 async def store(
     backend: BackendUnderTest, tmp_path: Path, anyio_backend: str
 ) -> AsyncIterator[Store]:
-    """A fresh, isolated store of the backend; every handle opened on it is closed afterwards."""
+    """A fresh, isolated store of the backend; every handle opened on it is closed afterwards.
+
+    An adapter that reads the caller's clock (no ``server_time``) gets a
+    :class:`~tests.backends.SkippableClock` (real time until a test skips it ahead).
+    """
     async with backend.store(tmp_path) as opened:
+        if not backend.capabilities().server_time:
+            opened.local_options["clock"] = SkippableClock()
         yield opened
+
+
+@pytest.fixture
+def let_time_pass(store: Store) -> TimePasses:
+    """``await let_time_pass(seconds)``: skips the store's clock ahead, or sleeps (server time)."""
+    return TimePasses(store.local_options.get("clock"))
 
 
 async def open_or_skip(backend: BackendUnderTest, store: Store, anyio_backend: str) -> JobQueue:

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 
 import anyio
+import anyio.lowlevel
 import msgspec
 
 from kmsg import Backoff, ClaimedJob, Job, JobQueue, NewJob, QueueStats
+from tests.backends import SkippableClock
 
 __all__ = [
     "HOLD",
@@ -20,6 +22,7 @@ __all__ = [
     "SHORT_LEASE",
     "Blob",
     "Ping",
+    "TimePasses",
     "claim_one",
     "claim_until",
     "enqueue_pings",
@@ -55,6 +58,26 @@ class Blob(msgspec.Struct, frozen=True, kw_only=True):
     """A payload of any size, to test the payload size limit."""
 
     data: str
+
+
+class TimePasses:
+    """Lets seconds pass for the store under test, as cheaply as its adapter allows.
+
+    With a :class:`~tests.backends.SkippableClock` (an adapter that reads the caller's clock) the
+    clock jumps ahead at once; with server time (Redis) the test sleeps. A test may only rely on
+    the queue's view of time having moved at least ``seconds`` (a sleep may overrun on a loaded
+    machine); it must not measure time itself in between.
+    """
+
+    def __init__(self, clock: SkippableClock | None) -> None:
+        self.clock = clock
+
+    async def __call__(self, seconds: float) -> None:
+        if self.clock is None:
+            await anyio.sleep(seconds)
+        else:
+            self.clock.skip(seconds)
+            await anyio.lowlevel.checkpoint()
 
 
 _ping_decoder: Final = msgspec.json.Decoder(Ping)

@@ -33,15 +33,18 @@ async def test_a_waiting_claim_takes_a_job_another_handle_enqueues(
     queue: JobQueue, other: JobQueue, qname: str
 ) -> None:
     got: list[ClaimedJob] = []
+    returned: list[float] = []
     enqueued_at = 0.0
 
     async def claim() -> None:
         got.extend(await other.claim(qname, limit=5, lease=7.0, wait=LONG_WAIT))
+        returned.append(time.monotonic())
 
     with anyio.fail_after(SOON + 10.0):
         async with anyio.create_task_group() as group:
             group.start_soon(claim)
             await anyio.sleep(0.3)
+            assert returned == []  # still waiting: the job below reaches a claim already waiting
             enqueued_at = time.monotonic()
             job_id = await queue.enqueue(Ping(n=1), queue=qname)
     assert time.monotonic() - enqueued_at < SOON

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +13,9 @@ from kmsg import Backoff, JobQueue, JobState, NewJob, QueueStats, ValidationErro
 from tests.conformance.support import Blob, Ping, claim_one, stats_snapshot
 
 pytestmark = pytest.mark.anyio
+
+FAR_FUTURE = 4_102_444_800.0
+"""2100-01-01 UTC: a fixed run_at, so the test ids stay the same between runs (xdist needs that)."""
 
 BAD_NAMES = [
     "",
@@ -39,7 +41,7 @@ BAD_OPTIONS: list[dict[str, Any]] = [
     {"delay": math.nan},
     {"delay": math.inf},
     {"run_at": -5.0},
-    {"delay": 1.0, "run_at": time.time() + 1.0},
+    {"delay": 1.0, "run_at": FAR_FUTURE},
     {"lease": 0.0},
     {"lease": 0.01},
     {"lease": math.inf},

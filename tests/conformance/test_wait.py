@@ -18,6 +18,12 @@ SOON = 5.0
 PUSHED_SOON = 2.0
 """The same for adapters with ``push_wakeup``, which are woken by the enqueue itself."""
 
+IDLE_FOR = 1.2
+"""Seconds an idle waiter is watched for spinning."""
+
+IDLE_WAIT = 0.4
+"""``max_wait`` of each of its waits."""
+
 
 async def test_a_waiter_returns_soon_after_another_handle_enqueues(
     queue: JobQueue, other: JobQueue, qname: str
@@ -45,3 +51,17 @@ async def test_an_idle_waiter_returns_after_max_wait(queue: JobQueue, qname: str
     with anyio.fail_after(0.5 + SOON):
         await queue.wait_for_jobs(qname, 0.5)
     assert time.monotonic() - started < 0.5 + SOON
+
+
+async def test_an_idle_waiter_waits_instead_of_spinning(queue: JobQueue, qname: str) -> None:
+    """An early return is allowed now and then; returning at once, over and over, is not."""
+    await queue.enqueue(Ping(n=1), queue=qname, delay=3600.0)  # a job, but not one due
+    returns = 0
+    started = time.monotonic()
+    with anyio.fail_after(IDLE_FOR + SOON):
+        while time.monotonic() - started < IDLE_FOR:
+            await queue.wait_for_jobs(qname, IDLE_WAIT)
+            returns += 1
+    # about IDLE_FOR / IDLE_WAIT = 3 returns; a waiter that never waits makes thousands
+    assert returns <= IDLE_FOR / IDLE_WAIT + 3
+    assert await queue.claim(qname) == []

@@ -59,6 +59,15 @@ def test_size_limit_applies_to_encoded_bytes() -> None:
         codec.encode(SendSms(to="01012345678", text="x" * 100))
 
 
+def test_size_limit_is_exact_to_the_byte() -> None:
+    overhead = len(PayloadCodec().encode(SendSms(to="01012345678", text=""))[1])
+    codec = PayloadCodec(max_bytes=64)
+    _, data = codec.encode(SendSms(to="01012345678", text="x" * (64 - overhead)))
+    assert len(data) == 64
+    with pytest.raises(ValidationError, match="is 65 bytes; the limit is 64"):
+        codec.encode(SendSms(to="01012345678", text="x" * (65 - overhead)))
+
+
 def test_unencodable_value_is_refused() -> None:
     class Loose(msgspec.Struct):
         value: object

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 import anyio
 import msgspec
 
-from kmsg import Backoff, JobQueue
+from kmsg import Backoff, ClaimedJob, JobQueue
+from kmsg.middleware import Next
+from kmsg.operations import Claim, Operation
 from kmsg.worker import EventKind, Worker, WorkerEvent
 
 WAIT_LIMIT = 30.0
@@ -75,6 +78,32 @@ class Recorder:
                 self._arrived = anyio.Event()
                 await self._arrived.wait()
         return self.of(kind)
+
+
+class ClaimWatch:
+    """Middleware that notes every claim that may wait: when it started and what it returned.
+
+    ``waiting`` is set once such a claim is under way, so a test can enqueue while a worker is
+    in its wait instead of sleeping and hoping it got there.
+    """
+
+    def __init__(self) -> None:
+        self.waiting = anyio.Event()
+        self.claims: list[tuple[float, list[str]]] = []
+
+    async def __call__(self, operation: Operation, call_next: Next) -> Any:
+        if not isinstance(operation, Claim) or operation.wait <= 0:
+            return await call_next(operation)
+        started = time.monotonic()
+        self.waiting.set()
+        claimed: list[ClaimedJob] = await call_next(operation)
+        self.claims.append((started, [c.job.id for c in claimed]))
+        return claimed
+
+    def started_at(self, job_id: str) -> float:
+        """When the claim that returned ``job_id`` started."""
+        (started,) = [at for at, ids in self.claims if job_id in ids]
+        return started
 
 
 @asynccontextmanager

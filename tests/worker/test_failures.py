@@ -9,7 +9,7 @@ import time
 import anyio
 import pytest
 
-from kmsg import JobQueue, JobState
+from kmsg import Backoff, JobQueue, JobState
 from kmsg.worker import EventKind, NonRetryable, Retry, RetryPolicy, current_job
 from tests.worker.support import QUICK_BACKOFF, Ping, Recorder, make_worker
 
@@ -106,6 +106,29 @@ async def test_plain_exceptions_are_retried_until_attempts_run_out(
     ]
     outcomes = [k for k in recorder.kinds(job_id) if k is not EventKind.STARTED]
     assert outcomes == [EventKind.RETRIED, EventKind.RETRIED, EventKind.DEAD]
+
+
+async def test_without_a_policy_the_jobs_own_backoff_sets_the_delay(
+    queue: JobQueue, qname: str
+) -> None:
+    worker = make_worker(queue, qname)
+
+    @worker.task
+    async def ping(msg: Ping) -> None:
+        raise RuntimeError("flaky")
+
+    recorder = Recorder(worker)
+    backoff = Backoff(initial=40.0, factor=2.0, maximum=100.0)
+    job_id = await queue.enqueue(Ping(n=1), queue=qname, max_attempts=3, backoff=backoff)
+    async with anyio.create_task_group() as group:
+        group.start_soon(worker.run)
+        await recorder.wait_for(EventKind.RETRIED)
+        job = await queue.get(qname, job_id)
+        worker.stop()
+    assert (job.state, job.attempts) == (JobState.DELAYED, 1)
+    # equal jitter on the first backoff step (40 s): due between 20 s and 40 s after the failure
+    assert 20.0 - 0.05 <= job.run_at - job.errors[-1].at <= 40.0 + 0.05
+    assert recorder.kinds(job_id) == [EventKind.STARTED, EventKind.RETRIED]
 
 
 async def test_a_worker_retry_policy_sets_the_delay(queue: JobQueue, qname: str) -> None:

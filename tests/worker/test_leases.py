@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import anyio
@@ -12,6 +13,9 @@ from kmsg.worker import EventKind, current_job
 from tests.worker.support import WAIT_LIMIT, Ping, Recorder, make_worker, running
 
 pytestmark = pytest.mark.anyio
+
+CANCELLED_WITHIN = 3.0
+"""Seconds from a cancel request to the handler's cancellation (lease 0.6 s; heartbeats 0.2 s)."""
 
 
 async def test_heartbeats_keep_a_job_longer_than_its_lease(queue: JobQueue, qname: str) -> None:
@@ -57,8 +61,12 @@ async def test_losing_the_lease_cancels_the_handler_at_once(queue: JobQueue, qna
         await recorder.wait_for(EventKind.STARTED)
         # a cancel request makes the next heartbeat (extend) raise LeaseLost
         assert await queue.cancel(qname, job_id) is JobState.PROCESSING
+        requested = time.monotonic()
         with anyio.fail_after(WAIT_LIMIT):
             await cancelled.wait()
+        # the next heartbeat (a third of the lease away) finds the lease lost: "at once" is well
+        # inside one lease plus a margin for a loaded machine, not the 60 s the handler would take
+        assert time.monotonic() - requested < CANCELLED_WITHIN
         (lost,) = await recorder.wait_for(EventKind.LEASE_LOST)
     assert recorder.kinds(job_id) == [EventKind.STARTED, EventKind.LEASE_LOST]
     assert lost.error is not None

@@ -10,9 +10,15 @@ import pytest
 from kmsg import JobQueue
 from kmsg.worker import EventKind
 from tests.backends import BackendUnderTest
-from tests.worker.support import Ping, Recorder, make_worker, running
+from tests.worker.support import ClaimWatch, Ping, Recorder, make_worker, running
 
 pytestmark = pytest.mark.anyio
+
+SETTLE = 0.2
+"""Seconds between a waiting claim's start and the enqueue, for it to register with the server."""
+
+WOKEN_WITHIN = 5.0
+"""Seconds within which a woken worker starts the job (typically milliseconds)."""
 
 
 async def test_an_idle_worker_is_woken_by_enqueue_not_by_its_idle_wait(
@@ -20,7 +26,10 @@ async def test_an_idle_worker_is_woken_by_enqueue_not_by_its_idle_wait(
 ) -> None:
     if not backend.capabilities().push_wakeup:
         pytest.skip("capability push_wakeup is False: the backend polls")
-    worker = make_worker(queue, qname, idle_wait=60.0)
+    watch = ClaimWatch()
+    queue.use(watch)
+    # a long lease too: a worker waits in claim at most a sixth of its lease
+    worker = make_worker(queue, qname, idle_wait=60.0, lease=600.0)
 
     @worker.task
     async def ping(msg: Ping) -> None:
@@ -28,27 +37,38 @@ async def test_an_idle_worker_is_woken_by_enqueue_not_by_its_idle_wait(
 
     recorder = Recorder(worker)
     async with running(worker):
-        await anyio.sleep(0.3)  # let the worker claim nothing and go idle
+        with anyio.fail_after(WOKEN_WITHIN):
+            await watch.waiting.wait()
+        await anyio.sleep(SETTLE)
         sent = time.monotonic()
-        await queue.enqueue(Ping(n=1), queue=qname)
+        job_id = await queue.enqueue(Ping(n=1), queue=qname)
         await recorder.wait_for(EventKind.STARTED)
         latency = time.monotonic() - sent
-    # an idle_wait of 60 s would have to time out first if the worker were not woken
-    assert latency < 10.0
+    # the job came out of a wait that began before it was enqueued, long before its 60 s end
+    assert watch.started_at(job_id) < sent
+    assert latency < WOKEN_WITHIN
 
 
 async def test_a_polling_worker_picks_up_jobs_within_its_idle_wait(
     queue: JobQueue, qname: str
 ) -> None:
-    worker = make_worker(queue, qname, idle_wait=0.2)
+    worker = make_worker(queue, qname, idle_wait=0.2, lease=600.0)
 
     @worker.task
     async def ping(msg: Ping) -> None:
         """No-op."""
 
     recorder = Recorder(worker)
+    latencies: list[float] = []
+    job_ids: list[str] = []
     async with running(worker):
         for n in range(3):
-            await anyio.sleep(0.3)
-            await queue.enqueue(Ping(n=n), queue=qname)
+            await anyio.sleep(0.3)  # idle for longer than one wait
+            sent = time.monotonic()
+            job_ids.append(await queue.enqueue(Ping(n=n), queue=qname))
             await recorder.wait_for(EventKind.COMPLETED, n + 1)
+            latencies.append(time.monotonic() - sent)
+    assert [event.job.id for event in recorder.of(EventKind.COMPLETED)] == job_ids
+    assert recorder.of(EventKind.RETRIED) == []
+    # within the 0.2 s wait plus a margin for a loaded machine; a 60 s wait would fail this
+    assert max(latencies) < WOKEN_WITHIN
