@@ -126,6 +126,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     dedupe_key: str | None = None
     errors: tuple[JobError, ...] = ()
     result: bytes | None = None
+    progress: bytes | None = None
     lease_until: float | None = None
     cancel_requested: bool = False
     completed_at: float | None = None

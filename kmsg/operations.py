@@ -26,6 +26,7 @@ from kmsg.validation import (
     check_lease_arg,
     check_limit,
     check_name,
+    check_progress,
     check_rate_limit,
     check_result,
     check_seconds,
@@ -211,30 +212,42 @@ def fail(lease: Lease, error: BaseException | str, retry_in: float | None, retry
 
 @dataclass(frozen=True, slots=True)
 class Extend:
-    """Move the held job's lease to end ``duration`` seconds from now."""
+    """Move the held job's lease to end ``duration`` seconds from now; set its ``progress``
+    (None: leave it)."""
 
     lease: Lease
     duration: float
+    progress: bytes | None = None
 
 
-def extend(lease: Lease, duration: float) -> Extend:
-    """Check a heartbeat's lease and duration."""
-    return Extend(check_lease_arg(lease), check_lease(duration))
+def extend(lease: Lease, duration: float, progress: bytes | None = None) -> Extend:
+    """Check a heartbeat's lease, duration and progress."""
+    return Extend(check_lease_arg(lease), check_lease(duration), check_progress(progress))
 
 
 @dataclass(frozen=True, slots=True)
 class ExtendMany:
-    """Heartbeat a batch of held jobs."""
+    """Heartbeat a batch of held jobs; ``progress[i]`` (None: leave it) goes with ``leases[i]``."""
 
     leases: tuple[Lease, ...]
     duration: float
+    progress: tuple[bytes | None, ...]
 
 
-def extend_many(leases: Sequence[Lease], duration: float) -> ExtendMany:
-    """Check every lease, the batch's size and the duration."""
+def extend_many(
+    leases: Sequence[Lease], duration: float, progress: Sequence[bytes | None] | None = None
+) -> ExtendMany:
+    """Check every lease, the batch's size, the duration and the progress values (one per lease,
+    or none at all)."""
     checked = tuple(check_lease_arg(lease) for lease in leases)
     check_batch(len(checked))
-    return ExtendMany(checked, check_lease(duration))
+    if progress is None:
+        values: tuple[bytes | None, ...] = (None,) * len(checked)
+    elif isinstance(progress, Sequence) and len(progress) == len(checked):
+        values = tuple(check_progress(value) for value in progress)
+    else:
+        raise ValidationError("progress must be a sequence with one value (or None) per lease")
+    return ExtendMany(checked, check_lease(duration), values)
 
 
 @dataclass(frozen=True, slots=True)

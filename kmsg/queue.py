@@ -232,26 +232,36 @@ class JobQueue(Protocol):
         """
         ...
 
-    async def extend(self, lease: Lease, duration: float) -> float:
-        """Heartbeat: set the held job's lease to end ``duration`` seconds from now.
+    async def extend(
+        self, lease: Lease, duration: float, *, progress: bytes | None = None
+    ) -> float:
+        """Heartbeat: set the held job's lease to end ``duration`` seconds from now, and its
+        ``progress`` to the given bytes (1 byte to 1 KiB; JSON by the worker's convention) unless
+        it is None.
 
         Returns the new deadline (epoch seconds). Raises ``LeaseLost`` (nothing changed) if the job
         is no longer held under that token, or if its cancel was requested, so the holder learns
-        to stop. Atomic.
+        to stop. Atomic. A job's progress is what its current (or last) attempt reported: a claim
+        clears it, and an ended job keeps the last value.
         """
         ...
 
     async def extend_many(
-        self, leases: Sequence[Lease], duration: float
+        self,
+        leases: Sequence[Lease],
+        duration: float,
+        *,
+        progress: Sequence[bytes | None] | None = None,
     ) -> list[float | LeaseLost]:
         """Heartbeat a batch of held jobs in one round trip per step (``STEP_JOBS`` of a queue).
 
-        Each lease is treated exactly as :meth:`extend` would treat it, except that a lost lease
-        does not raise: the returned list holds, in input order, the new deadline (epoch seconds)
-        where the lease was extended, else the ``LeaseLost`` that :meth:`extend` would have raised
-        (its ``reason`` says why: stale token, cancel requested, job gone). Raises
-        ``ValidationError`` (nothing changed) for a bad duration, a bad lease or a batch over
-        10,000.
+        ``progress``, if given, holds one value per lease (None: leave that job's progress as
+        it is). Each lease is treated exactly as :meth:`extend` would treat it, except that a
+        lost lease does not raise: the returned list holds, in input order, the new deadline
+        (epoch seconds) where the lease was extended, else the ``LeaseLost`` that
+        :meth:`extend` would have raised (its ``reason`` says why: stale token, cancel
+        requested, job gone). Raises ``ValidationError`` (nothing changed) for a bad duration, a
+        bad lease, a bad progress value or a batch over 10,000.
         """
         ...
 

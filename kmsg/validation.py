@@ -22,6 +22,7 @@ __all__ = [
     "MAX_DELAY",
     "MAX_LEASE",
     "MAX_PRIORITY",
+    "MAX_PROGRESS_BYTES",
     "MIN_LEASE",
     "MIN_PRIORITY",
     "STEP_BYTES",
@@ -35,6 +36,7 @@ __all__ = [
     "check_limit",
     "check_name",
     "check_number",
+    "check_progress",
     "check_rate_limit",
     "check_seconds",
     "check_states",
@@ -55,6 +57,7 @@ STEP_BYTES: Final = 1 << 20
 """About the most bytes of new job data one atomic step writes (a bigger single job is a step)."""
 MAX_DEDUPE_KEY: Final = 512
 MAX_RESULT_BYTES: Final = 64 * 1024
+MAX_PROGRESS_BYTES: Final = 1024
 MAX_RATE_JOBS: Final = 1_000_000
 MAX_ERROR_MESSAGE: Final = 2000
 DEFAULT_QUEUE: Final = "default"
@@ -161,6 +164,19 @@ def check_result(result: object) -> bytes | None:
     if len(result) > MAX_RESULT_BYTES:
         raise ValidationError(f"result is {len(result)} bytes; the limit is {MAX_RESULT_BYTES}")
     return result
+
+
+def check_progress(progress: object) -> bytes | None:
+    """None (leave it as it is), or a job's progress: 1 to 1 KiB of bytes (JSON, by the worker)."""
+    if progress is None:
+        return None
+    if not isinstance(progress, bytes):
+        raise ValidationError(f"progress must be bytes or None, not {type(progress).__name__}")
+    if not 0 < len(progress) <= MAX_PROGRESS_BYTES:
+        raise ValidationError(
+            f"progress is {len(progress)} bytes; it must be 1 to {MAX_PROGRESS_BYTES}"
+        )
+    return progress
 
 
 def check_lease_arg(lease: object) -> Lease:

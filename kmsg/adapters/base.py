@@ -158,16 +158,23 @@ class QueueBase(ABC):
         state: JobState = await self._execute(ops.fail(lease, error, retry_in, retryable))
         return state
 
-    async def extend(self, lease: Lease, duration: float) -> float:
+    async def extend(
+        self, lease: Lease, duration: float, *, progress: bytes | None = None
+    ) -> float:
         """Heartbeat one held job (see :meth:`kmsg.JobQueue.extend`)."""
-        deadline: float = await self._execute(ops.extend(lease, duration))
+        deadline: float = await self._execute(ops.extend(lease, duration, progress))
         return deadline
 
     async def extend_many(
-        self, leases: Sequence[Lease], duration: float
+        self,
+        leases: Sequence[Lease],
+        duration: float,
+        *,
+        progress: Sequence[bytes | None] | None = None,
     ) -> list[float | LeaseLost]:
         """Heartbeat a batch of held jobs (see :meth:`kmsg.JobQueue.extend_many`)."""
-        outcomes: list[float | LeaseLost] = await self._execute(ops.extend_many(leases, duration))
+        operation = ops.extend_many(leases, duration, progress)
+        outcomes: list[float | LeaseLost] = await self._execute(operation)
         return outcomes
 
     async def release(self, lease: Lease) -> None:

@@ -87,10 +87,11 @@ def _json_text(value: Any) -> str:
 
 
 def job_to_builtins(job: Job) -> dict[str, Any]:
-    """A job as JSON-ready builtins, with payload and result decoded."""
+    """A job as JSON-ready builtins, with payload, result and progress decoded."""
     data: dict[str, Any] = msgspec.to_builtins(job)
     data["payload"] = _json_value(job.payload)
     data["result"] = _json_value(job.result)
+    data["progress"] = _json_value(job.progress)
     return data
 
 
@@ -216,6 +217,8 @@ def print_job(job: Job) -> None:
     table.add_row("dedupe_key", safe(job.dedupe_key or "-"))
     table.add_row("payload", safe(_json_text(data["payload"])))
     table.add_row("result", "-" if job.result is None else safe(_json_text(data["result"])))
+    progress = "-" if job.progress is None else safe(_json_text(data["progress"]))
+    table.add_row("progress", progress)
     for error in job.errors:
         table.add_row(
             f"error #{error.attempt}",

@@ -207,7 +207,7 @@ class JobRunner:
         self._event(EventKind.STARTED, job)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("job %s started", job.id, extra=job_extra(job))
-        token = _current.set(JobContext(job, self._config.queue))
+        token = _current.set(JobContext(job, self._config.queue, record.report))
         started = time.perf_counter()
         result: Any = None
         error: Exception | None = None

@@ -13,7 +13,10 @@ heartbeat calls (the longest of the last 8). So a lease is renewed once a third 
 or earlier when four round trips plus a tick would no longer fit in what is left of it. At each
 tick, every job whose ``renew_at`` falls before the next tick goes into **one** ``extend_many``
 call: N jobs in flight cost one round trip per tick (per backend step of ``STEP_JOBS`` leases of
-a queue), never N round trips in series, which at fleet scale outlasted the lease itself.
+a queue), never N round trips in series, which at fleet scale outlasted the lease itself. The
+call also carries each handler's latest progress report (``current_job().progress(...)``): a
+job with a report rides along whenever a call is made anyway, so progress costs no round trip
+of its own and is stored within about a third of the lease.
 
 When the round trip exceeds an eighth of the lease, ``4 * rtt + tick`` no longer fits in the two
 thirds of the lease the first rule leaves, so renewals come earlier than a third: a warning says
@@ -88,14 +91,15 @@ class Heartbeats:
         return min(record.renewed_at + self.lease / 3.0, record.expires_at - self._margin)
 
     def due(self, now: float) -> list[InFlight]:
-        """The running jobs whose leases fall due before the tick after ``now``."""
+        """The running jobs whose leases fall due before the tick after ``now``, and, when there
+        are any, those with a progress report to carry (it rides along at no extra cost)."""
         horizon, third, margin = now + self.tick, self.lease / 3.0, self._margin
-        return [
-            record
-            for record in self._in_flight.values()
-            if record.stop is None
-            and min(record.renewed_at + third, record.expires_at - margin) < horizon
-        ]
+        running = [record for record in self._in_flight.values() if record.stop is None]
+        due = [r for r in running if min(r.renewed_at + third, r.expires_at - margin) < horizon]
+        if due:
+            chosen = {id(record) for record in due}
+            due += [r for r in running if r.progress is not None and id(r) not in chosen]
+        return due
 
     def measured(self, seconds: float) -> None:
         """Record one heartbeat call's round trip; warn when the lease is too short for it."""
@@ -127,15 +131,20 @@ class Heartbeats:
     async def renew(self, due: list[InFlight]) -> None:
         """Renew the leases of ``due`` in one ``extend_many`` call and act on each outcome."""
         sent_at = anyio.current_time()
+        progress = [record.progress for record in due]
         try:
-            outcomes = await self._queue.extend_many([record.lease for record in due], self.lease)
+            outcomes = await self._queue.extend_many(
+                [record.lease for record in due], self.lease, progress=progress
+            )
         except Exception as exc:
             self._failed(due, exc)
             return
         self.measured(anyio.current_time() - sent_at)
-        for record, outcome in zip(due, outcomes, strict=True):
+        for record, outcome, sent in zip(due, outcomes, progress, strict=True):
             if not isinstance(outcome, LeaseLost):
                 record.renewed(sent_at, self.lease)
+                if record.progress is sent:  # nothing newer was reported meanwhile
+                    record.progress = None
             elif self._running(record):
                 self._on_lost(record, str(outcome))
 

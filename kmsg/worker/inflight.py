@@ -31,7 +31,16 @@ class InFlight:
     the lease, never later than the backend's deadline.
     """
 
-    __slots__ = ("expires_at", "job", "lease", "lost_reason", "renewed_at", "scope", "stop")
+    __slots__ = (
+        "expires_at",
+        "job",
+        "lease",
+        "lost_reason",
+        "progress",
+        "renewed_at",
+        "scope",
+        "stop",
+    )
 
     def __init__(
         self, claimed: ClaimedJob, scope: anyio.CancelScope, claimed_at: float, lease: float
@@ -43,6 +52,12 @@ class InFlight:
         self.expires_at = claimed_at + lease
         self.stop: Stop | None = None
         self.lost_reason = ""
+        self.progress: bytes | None = None
+        """The handler's latest progress report not yet carried by a heartbeat."""
+
+    def report(self, progress: bytes) -> None:
+        """Keep the handler's latest progress for the next heartbeat."""
+        self.progress = progress
 
     def renewed(self, sent_at: float, lease: float) -> None:
         """Record a successful renewal sent at ``sent_at`` for ``lease`` seconds."""

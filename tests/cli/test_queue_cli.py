@@ -169,3 +169,20 @@ def test_verbose_shows_the_traceback(sqlite_kmsg: Kmsg) -> None:
     done = sqlite_kmsg.run("--verbose", "queue", "inspect", "01HZZZZZZZZZZZZZZZZZZZZZZZ")
     assert done.returncode == 3
     assert "Traceback" in done.stderr
+
+
+def test_inspect_shows_a_jobs_progress(kmsg: Kmsg) -> None:
+    async def body(queue: JobQueue) -> str:
+        job_id = await queue.enqueue(Ping(1), queue=kmsg.queue)
+        [claimed] = await queue.claim(kmsg.queue)
+        await queue.extend(claimed.lease, 30.0, progress=b'{"sent": 3, "total": 7}')
+        return job_id
+
+    job_id = kmsg.with_queue(body)
+    assert kmsg.json("queue", "inspect", job_id, "-q", kmsg.queue)["progress"] == {
+        "sent": 3,
+        "total": 7,
+    }
+    shown = kmsg.ok("queue", "inspect", job_id, "-q", kmsg.queue).stdout
+    assert "progress" in shown
+    assert '"sent": 3' in shown or '"sent":3' in shown

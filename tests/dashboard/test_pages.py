@@ -285,3 +285,14 @@ def test_any_valid_queue_name_can_be_opened(
     retried = client.post(action, data={**form, "action": "retry"})
     assert retried.headers["location"].startswith(f"{job_link[0]}?msg=Retried+1")
     assert harness.run(harness.queue.get, name, job_id).state is JobState.PENDING
+
+
+def test_a_jobs_progress_is_shown_escaped(client: TestClient, harness: Harness) -> None:
+    job_id = harness.enqueue("sms")
+    [claimed] = harness.run(harness.queue.claim, "sms")
+    note = b'{"sent": 40, "note": "<script>x</script>"}'
+    harness.run(harness.queue.extend, claimed.lease, 30.0, progress=note)
+    page = client.get(f"/queues/sms/jobs/{job_id}").text
+    assert '<pre id="progress">' in page
+    assert "&#34;sent&#34;: 40" in page or "&quot;sent&quot;: 40" in page
+    assert "<script>x" not in page

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import anyio
 import pytest
 
-from kmsg import JobQueue, JobState, Lease, LeaseLost, NewJob
+from kmsg import JobQueue, JobState, Lease, LeaseLost, NewJob, ValidationError
 from kmsg.models import Backoff, ClaimedJob, Job
-from kmsg.worker import EventKind
+from kmsg.worker import EventKind, current_job
 from kmsg.worker.heartbeats import Heartbeats
 from kmsg.worker.inflight import InFlight
 from tests.worker.support import WAIT_LIMIT, Ping, Recorder, make_worker, running
@@ -43,12 +43,16 @@ class BatchCountingQueue:
         return deadline
 
     async def extend_many(
-        self, leases: Sequence[Lease], duration: float
+        self,
+        leases: Sequence[Lease],
+        duration: float,
+        *,
+        progress: Sequence[bytes | None] | None = None,
     ) -> list[float | LeaseLost]:
         self.calls.append([lease.job_id for lease in leases])
         self.called.set()
         await anyio.sleep(self._latency)
-        outcomes = await self._queue.extend_many(leases, duration)
+        outcomes = await self._queue.extend_many(leases, duration, progress=progress)
         await anyio.sleep(self._latency)
         return outcomes
 
@@ -176,3 +180,52 @@ async def test_leases_are_renewed_earlier_when_round_trips_are_slow_and_too_slow
     assert "at least 4s" in warning.getMessage()
     record.renewed(10.0, 3.0)
     assert (record.renewed_at, record.expires_at) == (10.0, 13.0)
+
+
+async def test_a_handlers_progress_rides_on_the_heartbeat_and_stays_when_it_ends(
+    queue: JobQueue, qname: str
+) -> None:
+    counting = BatchCountingQueue(queue)
+    worker = make_worker(counting, qname, concurrency=2, lease=1.2)  # type: ignore[arg-type]
+    finish = anyio.Event()
+    reported = anyio.Event()
+
+    @worker.task
+    async def ping(msg: Ping) -> None:
+        current_job().progress({"sent": msg.n, "total": 10})
+        reported.set()
+        await finish.wait()
+        current_job().progress({"sent": 10, "total": 10})
+
+    job_id = await queue.enqueue(Ping(n=4), queue=qname)
+    async with running(worker):
+        with anyio.fail_after(WAIT_LIMIT):
+            await reported.wait()
+        # the next heartbeat carries the report; once the one after it is made, it is stored
+        await counting.wait_for_calls(len(counting.calls) + 2)
+        assert (await queue.get(qname, job_id)).progress == b'{"sent":4,"total":10}'
+        finish.set()
+        done = await queue.wait(qname, job_id, within=WAIT_LIMIT)
+    # The last report came after the last heartbeat: the job keeps what was carried.
+    assert (done.state, done.progress) == (JobState.COMPLETED, b'{"sent":4,"total":10}')
+
+
+async def test_progress_that_is_too_big_or_not_json_is_refused_in_the_handler(
+    queue: JobQueue, qname: str
+) -> None:
+    worker = make_worker(queue, qname)
+    errors: list[str] = []
+
+    @worker.task
+    async def ping(msg: Ping) -> None:
+        for value in ("x" * 2000, object()):
+            try:
+                current_job().progress(value)
+            except ValidationError as exc:
+                errors.append(str(exc))
+
+    await queue.enqueue(Ping(n=1), queue=qname)
+    await worker.run_until_idle()
+    assert len(errors) == 2
+    assert "limit is 1024" in errors[0]
+    assert "cannot be encoded" in errors[1]

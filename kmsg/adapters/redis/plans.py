@@ -212,7 +212,8 @@ class RedisPlanner(Planner):
     @handles(ops.Extend)
     def _extend(self, operation: ops.Extend) -> RedisPlan:
         lease = operation.lease
-        reply = yield Script("extend", lease.queue, [lease.job_id, lease.token, operation.duration])
+        args = [lease.job_id, lease.token, operation.duration, operation.progress or b""]
+        reply = yield Script("extend", lease.queue, args)
         if reply in _LOST:
             raise lease_lost(lease, _LOST[reply])
         return float(reply)
@@ -224,7 +225,8 @@ class RedisPlanner(Planner):
         for queue, step in _steps_by_queue(leases):
             args: list[Any] = [operation.duration]
             for index in step:
-                args += (leases[index].job_id, leases[index].token)
+                progress = operation.progress[index] or b""
+                args += (leases[index].job_id, leases[index].token, progress)
             replies = yield Script("extend_many", queue, args)
             for index, reply in zip(step, replies, strict=True):
                 lost = reply in _LOST

@@ -64,6 +64,7 @@ class _Record(msgspec.Struct, array_like=True, frozen=True):
     completed_at: float | None = None
     failed_at: float | None = None
     cancelled_at: float | None = None
+    progress: msgspec.Raw = msgspec.Raw(_NIL)
 
 
 _DECODER: Final = msgspec.msgpack.Decoder(_Record)
@@ -107,6 +108,7 @@ def job_from_record(job_id: str, queue: str, blob: bytes) -> Job:
         dedupe_key=r.dedupe_key,
         errors=errors,
         result=_raw_bytes(r.result),
+        progress=_raw_bytes(r.progress),
         lease_until=r.lease_until,
         cancel_requested=bool(r.cancel_requested),
         completed_at=r.completed_at,
@@ -144,7 +146,7 @@ def _optional(value: float | str | None) -> float | str:
 
 
 def import_args(job: Job) -> list[str | bytes | float]:
-    """The import.lua block of one snapshot (21 values, in the order the script reads)."""
+    """The import.lua block of one snapshot (22 values, in the order the script reads)."""
     return [
         job.id,
         job.state.value,
@@ -167,6 +169,7 @@ def import_args(job: Job) -> list[str | bytes | float]:
         _optional(job.completed_at),
         _optional(job.failed_at),
         _optional(job.cancelled_at),
+        job.progress or b"",
     ]
 
 

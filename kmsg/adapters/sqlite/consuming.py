@@ -208,12 +208,18 @@ def fail(
 
 
 def extend(
-    connection: sqlite3.Connection, now: float, lease: Lease, duration: float
+    connection: sqlite3.Connection,
+    now: float,
+    lease: Lease,
+    duration: float,
+    progress: bytes | None = None,
 ) -> float | LeaseLost:
-    """Move the held job's lease deadline to ``now + duration``; return it."""
+    """Move the held job's lease deadline to ``now + duration`` (and set its progress, unless
+    None); return the deadline."""
     deadline = now + duration
     params = {"queue": lease.queue, "id": lease.job_id, "token": lease.token}
-    if connection.execute(sql("extend"), {**params, "lease_until": deadline}).rowcount:
+    values = {**params, "lease_until": deadline, "progress": progress}
+    if connection.execute(sql("extend"), values).rowcount:
         return deadline
     held = _held(connection, lease)
     if isinstance(held, LeaseLost):
@@ -222,10 +228,17 @@ def extend(
 
 
 def extend_many(
-    connection: sqlite3.Connection, now: float, leases: Sequence[Lease], duration: float
+    connection: sqlite3.Connection,
+    now: float,
+    leases: Sequence[Lease],
+    duration: float,
+    progress: Sequence[bytes | None],
 ) -> list[float | LeaseLost]:
     """Extend each held job as :func:`extend` would; the LeaseLost where a lease was lost."""
-    return [extend(connection, now, lease, duration) for lease in leases]
+    return [
+        extend(connection, now, lease, duration, value)
+        for lease, value in zip(leases, progress, strict=True)
+    ]
 
 
 def release(connection: sqlite3.Connection, now: float, lease: Lease) -> LeaseLost | None:

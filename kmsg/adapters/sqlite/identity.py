@@ -23,7 +23,7 @@ import sqlite3
 from pathlib import Path
 from typing import Final
 
-from kmsg.adapters.sqlite.rows import JOB_COLUMNS
+from kmsg.adapters.sqlite.rows import FIRST_JOB_COLUMNS
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.errors import BackendUnavailable
 
@@ -55,7 +55,7 @@ def _older_kmsg(connection: sqlite3.Connection, version: int, tables: set[str]) 
     return (
         version >= 1
         and _FIRST_TABLES <= tables <= _OUR_TABLES
-        and _columns(connection, "jobs") == JOB_COLUMNS
+        and _columns(connection, "jobs") == FIRST_JOB_COLUMNS
         and _columns(connection, "queues") == _QUEUE_COLUMNS
     )
 

@@ -125,15 +125,18 @@ class SQLitePlanner(Planner):
 
     @handles(ops.Extend)
     def _extend(self, operation: ops.Extend) -> SQLitePlan:
-        body = _body(consuming.extend, operation.lease, operation.duration)
+        body = _body(consuming.extend, operation.lease, operation.duration, operation.progress)
         return _raise((yield Write(body)))
 
     @handles(ops.ExtendMany)
     def _extend_many(self, operation: ops.ExtendMany) -> SQLitePlan:
         outcomes: list[float | LeaseLost] = []
+        done = 0
         for step in chunks(operation.leases):
-            body = _body(consuming.extend_many, step, operation.duration)
+            progress = operation.progress[done : done + len(step)]
+            body = _body(consuming.extend_many, step, operation.duration, progress)
             outcomes += yield Write(body, len(step))
+            done += len(step)
         return outcomes
 
     @handles(ops.Release)

@@ -126,6 +126,7 @@ def _import_params(job: Job) -> dict[str, Any]:
         "failed_at": job.failed_at,
         "cancelled_at": cancelled_at,
         "finished_at": finished_at,
+        "progress": job.progress,
     }
 
 

@@ -47,6 +47,7 @@ async def job_detail(request: Request) -> Response:
         "job": job,
         "payload": pretty_json(job.payload),
         "result": pretty_json(job.result),
+        "progress": pretty_json(job.progress),
     }
     return render(request, "job.html", values)
 

@@ -80,6 +80,7 @@ for _ = 1, 3 do
     if job then
       claimed = claimed + 1
       job.attempts = job.attempts + 1
+      job.progress = nil
       job.lease_until = now + (lease or job.lease)
       job.token = ARGV[4] .. '.' .. claimed
       out[#out + 1] = id

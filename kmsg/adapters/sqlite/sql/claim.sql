@@ -3,6 +3,7 @@
 UPDATE jobs SET
     state = 'processing',
     attempts = attempts + 1,
+    progress = NULL,
     lease_until = :now + coalesce(:lease, lease),
     token = lower(hex(randomblob(16)))
 WHERE seq IN (
@@ -13,4 +14,4 @@ WHERE seq IN (
 )
 RETURNING seq, queue, id, task, payload, state, priority, run_at, created_at, attempts, max_attempts,
     backoff_initial, backoff_factor, backoff_maximum, lease, lease_until, token, dedupe_key, errors,
-    result, cancel_requested, completed_at, failed_at, cancelled_at, finished_at
+    result, cancel_requested, completed_at, failed_at, cancelled_at, finished_at, progress

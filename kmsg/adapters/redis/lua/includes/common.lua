@@ -50,7 +50,7 @@ local FIELDS = {
   'state', 'task', 'payload', 'priority', 'run_at', 'created_at', 'attempts', 'max_attempts',
   'backoff_initial', 'backoff_factor', 'backoff_maximum', 'lease', 'seq', 'dedupe_key', 'token',
   'lease_until', 'cancel_requested', 'errors', 'result', 'completed_at', 'failed_at',
-  'cancelled_at',
+  'cancelled_at', 'progress',
 }
 
 local function now_s()
@@ -357,12 +357,14 @@ local function complete_job(id, token, has_result, result, now)
 end
 
 -- extend.lua's work for one job: the new deadline as exact text, or 'lost', 'gone' or
--- 'cancel_requested' (nothing changed: the holder should stop).
-local function extend_job(id, token, lease_until)
+-- 'cancel_requested' (nothing changed: the holder should stop). `progress` '' leaves the job's
+-- progress as it is (a reported progress is never empty).
+local function extend_job(id, token, lease_until, progress)
   local job, code = held(id, token)
   if not job then return code end
   if job.cancel_requested then return 'cancel_requested' end
   job.lease_until = lease_until
+  if progress ~= '' then job.progress = progress end
   store(id, job)
   redis.call('ZADD', K.processing, 'XX', lease_until * 1000, member(id, job))
   return exact(lease_until)
