@@ -199,6 +199,8 @@ async def serve(worker: Worker, *, burst: bool = False) -> None:
     abandoned handlers still do; say so if it abandoned jobs.
 
     For a process that exists to run the worker, as ``kmsg worker``'s does: it ends the process.
+    Signals are the caller's to watch (``kmsg worker`` stops the worker on the first SIGINT or
+    SIGTERM and hurries it on the second); ``serve`` installs no handlers of its own.
     """
     if burst:
         await worker.run_until_idle()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -40,7 +41,17 @@ async def main(url: str, options: str, queue_name: str, marker_dir: Path, mode: 
             time.sleep(60)
 
         worker.register(deaf if mode == "deaf" else blocked)
-        await serve(worker)
+        async with anyio.create_task_group() as group:
+            group.start_soon(stop_on_sigterm, worker)
+            await serve(worker)
+            group.cancel_scope.cancel()
+
+
+async def stop_on_sigterm(worker: Worker) -> None:
+    """Stop the worker gracefully on SIGTERM, as ``kmsg worker``'s signal watcher does."""
+    with anyio.open_signal_receiver(signal.SIGTERM) as received:
+        async for _ in received:
+            worker.stop()
 
 
 if __name__ == "__main__":
