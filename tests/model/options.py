@@ -25,6 +25,7 @@ __all__ = [
     "NEEDS_LEASE",
     "OPERATIONS",
     "QUIET",
+    "PROGRESS",
     "RESULTS",
     "RETRY_IN",
     "REUSED_IDS",
@@ -53,6 +54,7 @@ BACKOFFS: Final = (
 RETRY_IN: Final = (None, 0.0, 2 * HOUR)
 ERRORS: Final[tuple[str | Exception, ...]] = ("plain failure", ValueError("bad value"))
 RESULTS: Final = (None, b"done")
+PROGRESS: Final = (None, b"0.5", b'{"sent": 1}')
 CLEAR_AT: Final = 6
 """Jobs the queue must hold before ``clear`` runs (it undoes everything, so it is kept rare)."""
 

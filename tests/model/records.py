@@ -44,6 +44,7 @@ class ModelJob:
     attempts: int = 0
     errors: list[JobError] = field(default_factory=list)
     result: bytes | None = None
+    progress: bytes | None = None
     lease_until: float | None = None
     cancel_requested: bool = False
     completed_at: float | None = None
@@ -78,6 +79,7 @@ class ModelJob:
             dedupe_key=self.dedupe_key,
             errors=tuple(self.errors),
             result=self.result,
+            progress=self.progress,
             lease_until=self.lease_until,
             cancel_requested=self.cancel_requested,
             completed_at=self.completed_at,

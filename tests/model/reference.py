@@ -184,6 +184,7 @@ class ReferenceQueue:
 
     def _lease(self, job: ModelJob, now: float, lease: float | None) -> ClaimedJob:
         job.attempts += 1
+        job.progress = None
         job.state = JobState.PROCESSING
         job.lease_until = now + (job.lease if lease is None else lease)
         job.token = next(self._tokens)
@@ -234,22 +235,32 @@ class ReferenceQueue:
         delay = self._backoff(job) if retry_in is None else retry_in
         return self._after_failure(job, now, delay, retryable=retryable)
 
-    def extend(self, lease: Lease, duration: float) -> float:
-        """Move the held job's deadline to ``now + duration``; ``LeaseLost`` (nothing changed)
-        when the lease is lost or a cancel was requested."""
+    def extend(self, lease: Lease, duration: float, *, progress: bytes | None = None) -> float:
+        """Move the held job's deadline to ``now + duration`` and set its progress (unless
+        None); ``LeaseLost`` (nothing changed) when the lease is lost or a cancel was
+        requested."""
         now = self._clock()
         job = self._held(lease)
         if job.cancel_requested:
             raise lease_lost(lease, Lost.CANCEL_REQUESTED)
         job.lease_until = now + duration
+        if progress is not None:
+            job.progress = progress
         return job.lease_until
 
-    def extend_many(self, leases: Sequence[Lease], duration: float) -> list[float | LeaseLost]:
+    def extend_many(
+        self,
+        leases: Sequence[Lease],
+        duration: float,
+        *,
+        progress: Sequence[bytes | None] | None = None,
+    ) -> list[float | LeaseLost]:
         """Each lease as :meth:`extend` would take it; the ``LeaseLost`` instead of raising."""
+        values = list(progress) if progress is not None else [None] * len(leases)
         outcomes: list[float | LeaseLost] = []
-        for lease in leases:
+        for lease, value in zip(leases, values, strict=True):
             try:
-                outcomes.append(self.extend(lease, duration))
+                outcomes.append(self.extend(lease, duration, progress=value))
             except LeaseLost as lost:
                 outcomes.append(lost)
         return outcomes

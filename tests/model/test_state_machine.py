@@ -57,6 +57,7 @@ from tests.model.options import (
     ERRORS,
     LEASES,
     NEEDS_LEASE,
+    PROGRESS,
     QUIET,
     RESULTS,
     RETRY_IN,
@@ -262,10 +263,11 @@ class QueueMachine(RuleBasedStateMachine):
         """``extend`` a lease by a short or a long duration."""
         held = self.draw_lease(data)
         duration = data.draw(st.sampled_from(LEASES), label="duration")
+        progress = data.draw(st.sampled_from(PROGRESS), label="progress")
         self.sides.call(
-            f"extend {held.real.job_id} by {duration}",
-            lambda q: q.extend(held.real, duration),
-            lambda: self.model.extend(held.model, duration),
+            f"extend {held.real.job_id} by {duration} progress={progress!r}",
+            lambda q: q.extend(held.real, duration, progress=progress),
+            lambda: self.model.extend(held.model, duration, progress=progress),
         )
 
     def release(self, data: st.DataObject) -> None:
@@ -291,10 +293,13 @@ class QueueMachine(RuleBasedStateMachine):
         """``extend_many`` 1-3 leases."""
         batch = self.draw_leases(data)
         duration = data.draw(st.sampled_from(LEASES), label="duration")
+        progress = [data.draw(st.sampled_from(PROGRESS), label="progress") for _ in batch]
         self.sides.call(
-            f"extend_many by {duration}",
-            lambda q: q.extend_many([held.real for held in batch], duration),
-            lambda: self.model.extend_many([held.model for held in batch], duration),
+            f"extend_many by {duration} progress={progress!r}",
+            lambda q: q.extend_many([held.real for held in batch], duration, progress=progress),
+            lambda: self.model.extend_many(
+                [held.model for held in batch], duration, progress=progress
+            ),
         )
 
     # --- one job by id -------------------------------------------------------------------------
