@@ -42,8 +42,8 @@ class JobContext:
         ``{"sent": 400, "total": 1000}``. Costs no round trip: the worker's next heartbeat
         carries the latest value (within about a third of the lease), ``get`` then shows it as
         ``job.progress`` (JSON bytes), and it stays on the job when it ends (a report made
-        after the last heartbeat is not stored); a new attempt starts without it. Raises ``ValidationError`` for a value that cannot be encoded or is
-        too big."""
+        after the last heartbeat is not stored); a new attempt starts without it. Raises
+        ``ValidationError`` for a value that cannot be encoded or is too big."""
         try:
             data = _ENCODER.encode(value)
         except (TypeError, ValueError, OverflowError) as exc:
