@@ -27,6 +27,7 @@ from kmsg.validation import (
     check_name,
     check_number,
     check_seconds,
+    check_trace_parent,
 )
 
 __all__ = ["NewJob", "PreparedJob", "prepare_job"]
@@ -46,6 +47,8 @@ class NewJob(msgspec.Struct, frozen=True, kw_only=True):
       that job's id and writes nothing.
     - ``job_id``: the id to use (default: a new ULID); enqueueing an id that exists is a no-op that
       returns the id, which makes a replayed enqueue safe.
+    - ``trace_parent``: the W3C ``traceparent`` of the producer's span, carried to the handler's
+      span (set by :mod:`kmsg.tracing`; rarely by hand).
     """
 
     payload: msgspec.Struct
@@ -58,6 +61,7 @@ class NewJob(msgspec.Struct, frozen=True, kw_only=True):
     lease: float = DEFAULT_LEASE
     dedupe_key: str | None = None
     job_id: str | None = None
+    trace_parent: str | None = None
 
 
 class PreparedJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,6 +82,7 @@ class PreparedJob(msgspec.Struct, frozen=True, kw_only=True):
     backoff: Backoff
     lease: float
     dedupe_key: str | None
+    trace_parent: str | None = None
 
 
 def prepare_job(new: NewJob, codec: PayloadCodec) -> PreparedJob:
@@ -103,4 +108,5 @@ def prepare_job(new: NewJob, codec: PayloadCodec) -> PreparedJob:
         backoff=check_backoff(Backoff() if new.backoff is None else new.backoff),
         lease=check_lease(new.lease),
         dedupe_key=check_dedupe_key(new.dedupe_key),
+        trace_parent=check_trace_parent(new.trace_parent),
     )

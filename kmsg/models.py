@@ -127,6 +127,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     errors: tuple[JobError, ...] = ()
     result: bytes | None = None
     progress: bytes | None = None
+    trace_parent: str | None = None
     lease_until: float | None = None
     cancel_requested: bool = False
     completed_at: float | None = None

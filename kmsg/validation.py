@@ -39,6 +39,7 @@ __all__ = [
     "check_progress",
     "check_rate_limit",
     "check_seconds",
+    "check_trace_parent",
     "check_states",
     "describe_error",
 ]
@@ -177,6 +178,19 @@ def check_progress(progress: object) -> bytes | None:
             f"progress is {len(progress)} bytes; it must be 1 to {MAX_PROGRESS_BYTES}"
         )
     return progress
+
+
+_TRACE_PARENT: Final = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+def check_trace_parent(value: object) -> str | None:
+    """None, or a W3C ``traceparent`` header value (version-traceid-parentid-flags, lowercase
+    hex), which is how a job carries its producer's trace context."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _TRACE_PARENT.fullmatch(value):
+        raise ValidationError(f"trace_parent must be a W3C traceparent value, not {value!r:.80}")
+    return value
 
 
 def check_lease_arg(lease: object) -> Lease:

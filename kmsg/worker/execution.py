@@ -48,6 +48,7 @@ from kmsg.codec import PayloadCodec
 from kmsg.errors import LeaseLost, PayloadDecodeError
 from kmsg.models import ClaimedJob, Job, JobState, Lease
 from kmsg.queue import JobQueue
+from kmsg.tracing import handler_span, mark_failed
 from kmsg.validation import MAX_DELAY, MAX_RESULT_BYTES
 from kmsg.worker.acks import Completion, CompletionBuffer, Outcome
 from kmsg.worker.context import JobContext, _current
@@ -212,7 +213,7 @@ class JobRunner:
         result: Any = None
         error: Exception | None = None
         try:
-            with scope:
+            with handler_span(job) as span, scope:
                 try:
                     if handler.in_thread:
                         result = await anyio.to_thread.run_sync(
@@ -227,6 +228,7 @@ class JobRunner:
                         result = await _run_async_handler(record, func, payload)
                 except Exception as exc:
                     error = exc
+                    mark_failed(span, exc)
         finally:
             ended_at = anyio.current_time()
             duration = time.perf_counter() - started

@@ -29,6 +29,11 @@ USED_WITHOUT_IMPORT: dict[str, tuple[str, str]] = {
     "pyinstrument": ("benchmarks/README.md", "pyinstrument"),  # profiles quoted in the figures
     "py-spy": ("benchmarks/README.md", "py-spy"),
 }
+# requirement -> the module it provides, where that is not its own name (namespace packages)
+IMPORTED_AS: dict[str, str] = {
+    "opentelemetry-api": "opentelemetry.trace",
+    "opentelemetry-sdk": "opentelemetry.sdk",
+}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -45,18 +50,24 @@ def _requirements() -> Iterator[str]:
             yield name
 
 
-def _imported_roots() -> set[str]:
-    roots: set[str] = set()
+def _imported_modules() -> set[str]:
+    """Every module named by an absolute import, and each of its parents."""
+    modules: set[str] = set()
     for folder in _SCANNED:
         for path in (ROOT / folder).rglob("*.py"):
             if ".venv" in path.parts:
                 continue
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
                 if isinstance(node, ast.Import):
-                    roots.update(alias.name.partition(".")[0] for alias in node.names)
+                    names = [alias.name for alias in node.names]
                 elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                    roots.add(node.module.partition(".")[0])
-    return roots
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    parts = name.split(".")
+                    modules.update(".".join(parts[: n + 1]) for n in range(len(parts)))
+    return modules
 
 
 def _pytest_plugin(name: str) -> bool:
@@ -68,11 +79,11 @@ def _pytest_plugin(name: str) -> bool:
 
 
 def test_every_declared_dependency_is_used() -> None:
-    roots = _imported_roots()
+    modules = _imported_modules()
     unused = [
         name
         for name in _requirements()
-        if name.replace("-", "_") not in roots
+        if IMPORTED_AS.get(name, name.replace("-", "_")) not in modules
         and name not in USED_WITHOUT_IMPORT
         and not _pytest_plugin(name)
     ]

@@ -65,6 +65,7 @@ class _Record(msgspec.Struct, array_like=True, frozen=True):
     failed_at: float | None = None
     cancelled_at: float | None = None
     progress: msgspec.Raw = msgspec.Raw(_NIL)
+    trace_parent: str | None = None
 
 
 _DECODER: Final = msgspec.msgpack.Decoder(_Record)
@@ -109,6 +110,7 @@ def job_from_record(job_id: str, queue: str, blob: bytes) -> Job:
         errors=errors,
         result=_raw_bytes(r.result),
         progress=_raw_bytes(r.progress),
+        trace_parent=r.trace_parent,
         lease_until=r.lease_until,
         cancel_requested=bool(r.cancel_requested),
         completed_at=r.completed_at,
@@ -123,7 +125,7 @@ def claimed_pairs(reply: Sequence[Any]) -> list[tuple[str, bytes]]:
 
 
 def new_job_args(job: PreparedJob) -> list[str | bytes | float]:
-    """The enqueue.lua block of one prepared job (12 values, in the order the script reads)."""
+    """The enqueue.lua block of one prepared job (13 values, in the order the script reads)."""
     backoff = job.backoff
     return [
         job.id,
@@ -138,6 +140,7 @@ def new_job_args(job: PreparedJob) -> list[str | bytes | float]:
         backoff.factor,
         backoff.maximum,
         job.lease,
+        job.trace_parent or "",
     ]
 
 
@@ -146,7 +149,7 @@ def _optional(value: float | str | None) -> float | str:
 
 
 def import_args(job: Job) -> list[str | bytes | float]:
-    """The import.lua block of one snapshot (22 values, in the order the script reads)."""
+    """The import.lua block of one snapshot (23 values, in the order the script reads)."""
     return [
         job.id,
         job.state.value,
@@ -170,6 +173,7 @@ def import_args(job: Job) -> list[str | bytes | float]:
         _optional(job.failed_at),
         _optional(job.cancelled_at),
         job.progress or b"",
+        job.trace_parent or "",
     ]
 
 

@@ -38,6 +38,7 @@ def _insert_params(job: PreparedJob, now: float) -> dict[str, Any]:
         "backoff_maximum": job.backoff.maximum,
         "lease": job.lease,
         "dedupe_key": job.dedupe_key,
+        "trace_parent": job.trace_parent,
     }
 
 
@@ -127,6 +128,7 @@ def _import_params(job: Job) -> dict[str, Any]:
         "cancelled_at": cancelled_at,
         "finished_at": finished_at,
         "progress": job.progress,
+        "trace_parent": job.trace_parent,
     }
 
 

@@ -30,10 +30,10 @@ JOB_COLUMNS: Final = (
     *("seq", "queue", "id", "task", "payload", "state", "priority", "run_at", "created_at"),
     *("attempts", "max_attempts", "backoff_initial", "backoff_factor", "backoff_maximum"),
     *("lease", "lease_until", "token", "dedupe_key", "errors", "result", "cancel_requested"),
-    *("completed_at", "failed_at", "cancelled_at", "finished_at", "progress"),
+    *("completed_at", "failed_at", "cancelled_at", "finished_at", "progress", "trace_parent"),
 )
 """The columns of ``jobs`` in table order, which every whole-job read lists."""
-FIRST_JOB_COLUMNS: Final = JOB_COLUMNS[:-1]
+FIRST_JOB_COLUMNS: Final = JOB_COLUMNS[: JOB_COLUMNS.index("progress")]
 """The columns of ``jobs`` as schema versions 1 and 2 made them (before ``progress``)."""
 SEQ, PRIORITY, RUN_AT, TOKEN = (
     JOB_COLUMNS.index(n) for n in ("seq", "priority", "run_at", "token")
@@ -50,6 +50,7 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
         _seq, queue, job_id, task, payload, state, priority, run_at, created_at, attempts,
         max_attempts, initial, factor, maximum, lease, lease_until, _token, dedupe_key, errors,
         result, cancel_requested, completed_at, failed_at, cancelled_at, _finished_at, progress,
+        trace_parent,
     ) = row  # fmt: skip
     return Job(
         id=job_id,
@@ -68,6 +69,7 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
         errors=_errors_decoder.decode(errors),
         result=result,
         progress=progress,
+        trace_parent=trace_parent,
         lease_until=lease_until,
         cancel_requested=bool(cancel_requested),
         completed_at=completed_at,

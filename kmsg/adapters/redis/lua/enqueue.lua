@@ -2,16 +2,16 @@
 -- enqueue: store a batch of new jobs of one queue (refused as a whole under maxmemory: the
 -- script has no allow-oom flag, so Redis answers OOM before it runs and nothing is written).
 -- KEYS, ARGV[1]: see includes/common.lua.
--- ARGV[2]  number of jobs n; then n blocks of 12 values:
+-- ARGV[2]  number of jobs n; then n blocks of 13 values:
 --          id, dedupe key ('' = none), run_at ('' = use delay), delay ('' = due now),
 --          task, payload, priority, max_attempts, backoff_initial, backoff_factor,
---          backoff_maximum, lease
+--          backoff_maximum, lease, trace_parent ('' = none)
 -- Returns: 2n values: for each job its id (or the id of the job it deduplicated onto) and how:
 --          'new' (stored), 'id' (a job with this id exists) or 'key' (a live job holds the key).
 -- A new due job that would be the only pending one goes straight to an idle claimer waiting in
 -- K.waiters, if any (and the queue is not paused, and its rate bucket has a token): claimed
 -- for it as claim.lua would, and pushed to its reply list as '<id> <record>'.
-local BLOCK = 12
+local BLOCK = 13
 local count = tonumber(ARGV[2])
 local now = now_s()
 local out = {}
@@ -64,6 +64,7 @@ for i = 1, count do
       backoff_factor = tonumber(ARGV[p + 9]), backoff_maximum = tonumber(ARGV[p + 10]),
       lease = tonumber(ARGV[p + 11]), seq = seq + i,
     }
+    if ARGV[p + 12] ~= '' then job.trace_parent = ARGV[p + 12] end
     if key ~= '' then
       job.dedupe_key = key
       redis.call('HSET', K.dedupe, key, id)

@@ -5,11 +5,12 @@
 -- ARGV[2]  mode: 'import' (a processing snapshot becomes pending with its attempt refunded, or
 --          cancelled if its cancel was requested) or 'retry' (every job becomes pending now with
 --          attempts 0; for retry_failed to another queue)
--- ARGV[3]  number of jobs n; then n blocks of 22 values ('' = none):
+-- ARGV[3]  number of jobs n; then n blocks of 23 values ('' = none):
 --          id, state, task, payload, priority, run_at, created_at, attempts, max_attempts,
 --          backoff_initial, backoff_factor, backoff_maximum, lease, dedupe_key,
 --          errors (JSON array of {at, attempt, type, message}), '1' if a result is given, result,
---          '1' if cancel was requested, completed_at, failed_at, cancelled_at, progress
+--          '1' if cancel was requested, completed_at, failed_at, cancelled_at, progress,
+--          trace_parent
 -- Returns: {the ids of the jobs written, in order; the jobs skipped, a triple each: id, reason
 --          ('id_taken' or 'key_held'), the live job holding the key ('' for id_taken)}. An id
 --          that already exists here is skipped, and so is a live job whose dedupe key a live job
@@ -17,7 +18,7 @@
 --          queue, in the order given. In 'retry' mode an id whose record here is the same job
 --          (task, created_at and payload) counts as written: an earlier, interrupted move
 --          already brought it.
-local BLOCK = 22
+local BLOCK = 23
 local now = now_s()
 local written, skipped = {}, {}
 
@@ -66,6 +67,7 @@ for i = 1, tonumber(ARGV[3]) do
     if ARGV[p + 15] == '1' then job.result = ARGV[p + 16] end
     if ARGV[p + 17] == '1' then job.cancel_requested = true end
     if ARGV[p + 21] ~= '' then job.progress = ARGV[p + 21] end
+    if ARGV[p + 22] ~= '' then job.trace_parent = ARGV[p + 22] end
     if ARGV[2] == 'retry' then
       job.state, job.attempts, job.run_at = 'pending', 0, due_time(now)
       job.completed_at, job.failed_at, job.cancelled_at = nil, nil, nil

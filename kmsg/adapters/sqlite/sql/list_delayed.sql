@@ -1,7 +1,8 @@
 -- Keyset page by due time; the first page passes run_at = -1.
 SELECT seq, queue, id, task, payload, state, priority, run_at, created_at, attempts, max_attempts,
     backoff_initial, backoff_factor, backoff_maximum, lease, lease_until, token, dedupe_key, errors,
-    result, cancel_requested, completed_at, failed_at, cancelled_at, finished_at, progress
+    result, cancel_requested, completed_at, failed_at, cancelled_at, finished_at, progress,
+    trace_parent
 FROM jobs
 WHERE queue = :queue AND state = 'delayed' AND (run_at, seq) > (:key, :seq)
 ORDER BY run_at, seq

@@ -50,7 +50,7 @@ local FIELDS = {
   'state', 'task', 'payload', 'priority', 'run_at', 'created_at', 'attempts', 'max_attempts',
   'backoff_initial', 'backoff_factor', 'backoff_maximum', 'lease', 'seq', 'dedupe_key', 'token',
   'lease_until', 'cancel_requested', 'errors', 'result', 'completed_at', 'failed_at',
-  'cancelled_at', 'progress',
+  'cancelled_at', 'progress', 'trace_parent',
 }
 
 local function now_s()
