@@ -164,6 +164,9 @@ class ProviderErrorCode(enum.StrEnum):
     AUTHENTICATION_FAILED = "AUTHENTICATION_FAILED"
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
     TEMPLATE_NOT_FOUND = "TEMPLATE_NOT_FOUND"
+    INVALID_RECIPIENT = "INVALID_RECIPIENT"
+    NOT_KAKAO_USER = "NOT_KAKAO_USER"
+    OUTSIDE_SEND_WINDOW = "OUTSIDE_SEND_WINDOW"
     RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
     NETWORK_ERROR = "NETWORK_ERROR"
     NETWORK_TIMEOUT = "NETWORK_TIMEOUT"
@@ -175,6 +178,12 @@ class ProviderErrorCode(enum.StrEnum):
         """Whether a send that failed with this code may succeed if tried again later."""
         return self in _RETRYABLE_CODES
 
+    @property
+    def falls_back(self) -> bool:
+        """Whether a KakaoTalk message refused with this code may still reach its recipient by
+        SMS/LMS (not a KakaoTalk user, or outside KakaoTalk's send window)."""
+        return self in _FALLBACK_CODES
+
 
 _RETRYABLE_CODES = frozenset(
     {
@@ -184,6 +193,11 @@ _RETRYABLE_CODES = frozenset(
         ProviderErrorCode.PROVIDER_ERROR,
         ProviderErrorCode.UNKNOWN_ERROR,
     }
+)
+
+
+_FALLBACK_CODES = frozenset(
+    {ProviderErrorCode.NOT_KAKAO_USER, ProviderErrorCode.OUTSIDE_SEND_WINDOW}
 )
 
 
