@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -58,16 +59,36 @@ def _bindable(port: int) -> bool:
         return True
 
 
+PORT_BASE = 20000
+"""Private servers take ports from ``PORT_BASE`` up, below the kernel's ephemeral range (32768+)."""
+
+PORTS_PER_WORKER = 1500
+"""Each pytest-xdist worker draws from its own block of this many ports (``gw0`` the first)."""
+
+
+_port_choice = random.SystemRandom()
+"""Not the global ``random`` (Hypothesis seeds it, which would pick the same port every time)."""
+
+
+def _worker_index() -> int:
+    """The pytest-xdist worker number (0 outside xdist), folded into the available port blocks."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else 0
+    return index % 8
+
+
 def free_port() -> int:
     """A loopback port that was free a moment ago, with its cluster bus port (+10000) free too.
 
-    Redis Cluster needs the port to be at most 55535 so that the bus port exists.
+    Each xdist worker draws from its own block of ports, so two workers of one run never pick the
+    same port; :meth:`RedisServer.start` still checks that the server answering is its own (another
+    test run on the machine may have taken the port since). Redis Cluster needs the port to be at
+    most 55535 so that the bus port exists.
     """
+    first = PORT_BASE + _worker_index() * PORTS_PER_WORKER
     for _ in range(200):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if port <= 55535 and _bindable(port + 10000):
+        port = _port_choice.randrange(first, first + PORTS_PER_WORKER)
+        if _bindable(port) and _bindable(port + 10000):
             return port
     raise RuntimeError("no free loopback port pair found")
 
@@ -91,6 +112,19 @@ def _listening(port: int) -> bool:
     except (redis.RedisError, OSError):
         return False
     return True
+
+
+def _ready(log_path: Path, pid: int) -> bool:
+    """Whether the server with ``pid`` logged that it is ready (so the one answering is ours, not
+    another test run's server on a port taken since it was picked)."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return False
+    return any(
+        line.startswith(f"{pid}:") and "Ready to accept connections" in line
+        for line in text.splitlines()
+    )
 
 
 def _wait_until(check: Any, what: str, within: float = START_WITHIN) -> None:
@@ -134,12 +168,13 @@ class RedisServer:
     def _launch(self) -> bool:
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         args += ["--dir", str(self.directory), "--protected-mode", "no", *self.config]
-        with (self.directory / "redis.log").open("ab") as log:
+        log_path = self.directory / "redis.log"
+        with log_path.open("ab") as log:
             process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         self._process = process
         deadline = time.monotonic() + START_WITHIN
         while time.monotonic() < deadline and process.poll() is None:
-            if _listening(self.port):
+            if _ready(log_path, process.pid) and _listening(self.port):
                 return True
             time.sleep(0.05)
         self.stop()

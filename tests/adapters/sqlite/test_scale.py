@@ -1,10 +1,10 @@
-"""SQLite adapter at scale: stats() on a queue of up to 1,000,000 jobs (``-m slow``).
+"""SQLite adapter at scale: stats() on a queue of up to 1,000,000 jobs (the million: ``-m scale``).
 
 The rows are written straight into the file with one ``INSERT ... SELECT`` over a recursive
 counter (a few seconds for a million, through the real count triggers), then a real queue
 object times ``stats()``. The figures are printed, never asserted (run with ``-s`` to see them)::
 
-    .venv/bin/python -m pytest -m slow -s tests/adapters/test_sqlite_scale.py
+    .venv/bin/python -m pytest -m "slow or scale" -s tests/adapters/sqlite/test_scale.py
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def _fill(path: Path, count: int, base: float) -> None:
     connection.close()
 
 
-@pytest.mark.parametrize("count", [10_000, 100_000, 1_000_000])
+@pytest.mark.parametrize(
+    "count", [10_000, 100_000, pytest.param(1_000_000, marks=pytest.mark.scale)]
+)
 async def test_stats_of_a_big_queue(tmp_path: Path, count: int) -> None:
     url = f"sqlite:///{tmp_path / 'big.db'}"
     async with open_queue(url) as queue:
