@@ -147,14 +147,21 @@ class Mms(_Message, tag="MMS", frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 class AlimTalk(_Message, tag="ALIMTALK", frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A KakaoTalk notification: an approved template's code and its ``#{var}`` values."""
+    """A KakaoTalk notification: an approved template's code and its ``#{var}`` values.
+
+    ``fallback_text`` (1-2000 CP949 bytes), when given, is sent by SMS (LMS when over 90 bytes)
+    if KakaoTalk cannot deliver (see :mod:`kmsg.messaging.processor`).
+    """
 
     template_code: str
     variables: dict[str, str] = {}
+    fallback_text: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_count("AlimTalk template_code", self.template_code, 1, 64)
+        if self.fallback_text is not None:
+            _check_cp949("AlimTalk fallback_text", self.fallback_text, LMS_MAX_BYTES)
 
 
 class Button(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
