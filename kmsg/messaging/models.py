@@ -7,12 +7,14 @@ the recipient must be a mobile number) and lengths are bounded.
 
 Length rules. Carrier SMS/LMS/MMS are sent in the Korean KS X 1001 character set, so their text is
 measured in bytes when encoded as CP949 (a Hangul syllable is 2 bytes, ASCII 1), and a character
-CP949 cannot encode (an emoji, say) is refused:
+CP949 cannot encode (an emoji, say) is refused. An SMS may hold as much as an LMS: one over 90
+bytes is a *long SMS*, which kmsg sends as LMS (or refuses, with promotion off; see
+:mod:`kmsg.messaging.sizing`), never as SMS:
 
 ========== ========================== ==========================================================
 type       text                       other
 ========== ========================== ==========================================================
-SMS        1-90 bytes                 -
+SMS        1-2000 bytes               over 90 bytes: sent as LMS (promotion)
 LMS        1-2000 bytes               subject up to 40 bytes
 MMS        1-2000 bytes               subject up to 40 bytes; 1-3 images (provider file ids)
 ALIMTALK   from the template          template code 1-64 characters; ``#{var}`` values
@@ -109,13 +111,17 @@ class _Message(
 
 
 class Sms(_Message, tag="SMS", frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A short text message: ``text`` of 1-90 CP949 bytes."""
+    """A short text message: ``text`` of 1-90 CP949 bytes goes as one SMS.
+
+    A text of 91-2000 bytes is accepted too: it is sent as an LMS without a subject
+    (:func:`kmsg.messaging.sizing.promote`), or refused at send time when promotion is off.
+    """
 
     text: str
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_cp949("SMS text", self.text, SMS_MAX_BYTES)
+        _check_cp949("SMS text", self.text, LMS_MAX_BYTES)
 
 
 class Lms(_Message, tag="LMS", frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -196,9 +202,15 @@ Message = Sms | Lms | Mms | AlimTalk | FriendTalk
 
 
 class SendResult(msgspec.Struct, frozen=True, kw_only=True):
-    """A provider accepted a message: its ``message_id`` there, the recipient and when (epoch s)."""
+    """A provider accepted a message: its ``message_id`` there, the recipient and when (epoch s).
+
+    ``message_type`` is the type it was sent as (``"SMS"``, ``"LMS"``, ...; a long SMS shows
+    ``"LMS"``): set by the provider when it knows, else by the message processor. None in
+    results made before the field existed, which still decode.
+    """
 
     message_id: str
     provider: str
     to: str
     accepted_at: float
+    message_type: str | None = None

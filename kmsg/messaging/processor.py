@@ -21,6 +21,13 @@ every attempt of one job, and so of one recipient. A gateway that honours it del
 once even when a worker dies after the gateway accepted the send and before the job was
 acknowledged (the job then runs again).
 
+**Long SMS.** Before the provider is called, a long SMS (an ``Sms`` over 90 CP949 bytes) is
+promoted to an ``Lms`` (:func:`kmsg.messaging.sizing.promote`); with ``promote_long_sms=False``
+it is refused instead (``NonRetryable``: dead-lettered at once, nothing sent). Promotion is
+decided by the message alone, so every attempt of a job sends the same type under the same
+idempotency key. The result's ``message_type`` says what was sent (the processor fills it in
+when the provider left it None).
+
 Provider errors steer the job: a retryable ``ProviderError`` raises ``Retry(after=retry_after)``
 (the provider's ``Retry-After`` when it gave one, else the worker's backoff), a non-retryable one
 raises ``NonRetryable`` and the job is dead-lettered at once.
@@ -37,6 +44,7 @@ from kmsg.jobs import NewJob
 from kmsg.messaging.delivery import DeliveryReport, DeliveryStore, InMemoryDeliveryStore
 from kmsg.messaging.models import Message, SendResult
 from kmsg.messaging.provider import Provider
+from kmsg.messaging.sizing import message_type, promote, require_sms_fits
 from kmsg.models import Job
 from kmsg.queue import JobQueue
 from kmsg.validation import MAX_BATCH
@@ -134,11 +142,19 @@ class MessageJobProcessor:
     """Binds the message job handlers to a worker, sending through ``provider``.
 
     ``provider`` may be a :class:`~kmsg.messaging.facade.KMsg`, so its hooks run for queued sends
-    too. Delivery reports go to ``delivery_store`` (default: a new in-memory store).
+    too. Delivery reports go to ``delivery_store`` (default: a new in-memory store). A long SMS
+    is sent as LMS unless ``promote_long_sms`` is False, when it is refused (module docstring).
     """
 
-    def __init__(self, provider: Provider, *, delivery_store: DeliveryStore | None = None) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        delivery_store: DeliveryStore | None = None,
+        promote_long_sms: bool = True,
+    ) -> None:
         self.provider = provider
+        self.promote_long_sms = promote_long_sms
         self.delivery_store: DeliveryStore = (
             InMemoryDeliveryStore() if delivery_store is None else delivery_store
         )
@@ -173,8 +189,15 @@ class MessageJobProcessor:
 
     async def _send(self, message: Message, key: str) -> SendResult:
         try:
-            return await self.provider.send(message, idempotency_key=key)
+            outgoing = promote(message) if self.promote_long_sms else require_sms_fits(message)
+        except ValidationError as exc:
+            raise NonRetryable(str(exc)) from exc
+        try:
+            result = await self.provider.send(outgoing, idempotency_key=key)
         except ProviderError as exc:
             if exc.retryable:
                 raise Retry(after=exc.retry_after, reason=str(exc)) from exc
             raise NonRetryable(str(exc)) from exc
+        if result.message_type is None:
+            result = msgspec.structs.replace(result, message_type=message_type(outgoing))
+        return result

@@ -59,8 +59,8 @@ def test_numbers_are_normalised_on_decode() -> None:
         {"to": "010-123", "text": "x"},
         {"to": TO, "sender": "12", "text": "x"},
         {"to": TO, "text": ""},
-        {"to": TO, "text": "가" * 46},  # 92 bytes in CP949
-        {"to": TO, "text": "a" * 91},
+        {"to": TO, "text": "가" * 1001},  # 2002 bytes in CP949: over even the LMS limit
+        {"to": TO, "text": "a" * 2001},
         {"to": TO, "text": "emoji 😀"},
     ],
 )
@@ -69,9 +69,10 @@ def test_invalid_sms_is_refused_when_built(fields: dict[str, Any]) -> None:
         Sms(**fields)
 
 
-def test_sms_limit_is_ninety_cp949_bytes() -> None:
+def test_an_sms_holds_up_to_the_lms_limit_a_long_one_is_promoted_when_sent() -> None:
     assert Sms(to=TO, text="가" * 45).text == "가" * 45
     assert Sms(to=TO, text="a" * 90).text == "a" * 90
+    assert Sms(to=TO, text="가" * 1000).text == "가" * 1000  # 2000 bytes: sent as LMS
 
 
 @pytest.mark.parametrize(
@@ -119,7 +120,7 @@ def test_unknown_fields_and_tags_are_refused(data: bytes) -> None:
     "message",
     [
         b'{"message":{"type":"SMS","to":"02-123-4567","text":"x"}}',
-        b'{"message":{"type":"SMS","to":"01012345678","text":"' + b"a" * 91 + b'"}}',
+        b'{"message":{"type":"SMS","to":"01012345678","text":"' + b"a" * 2001 + b'"}}',
     ],
 )
 def test_the_queue_codec_refuses_an_invalid_message(message: bytes) -> None:
