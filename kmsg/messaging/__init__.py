@@ -13,6 +13,7 @@ any registered provider by name with :func:`load_provider` (options as arguments
 :mod:`kmsg.messaging.config`).
 """
 
+from kmsg.messaging.breaker import BreakerPolicy, CircuitBreaker, CircuitState
 from kmsg.messaging.config import (
     ProviderTable,
     configure_provider,
@@ -67,6 +68,7 @@ from kmsg.messaging.provider import (
     load_provider,
     probe_provider,
 )
+from kmsg.messaging.routing import RoutingProvider
 from kmsg.messaging.template_store import (
     InMemoryTemplateStore,
     ProviderTemplate,
@@ -77,8 +79,11 @@ from kmsg.messaging.templates import MissingTemplateVariable, Template, render_t
 
 __all__ = [
     "AlimTalk",
+    "BreakerPolicy",
     "BulkSendResult",
     "Button",
+    "CircuitBreaker",
+    "CircuitState",
     "Delay",
     "DeliveryReport",
     "DeliveryState",
@@ -105,6 +110,7 @@ __all__ = [
     "ProviderTable",
     "ProviderTemplate",
     "RateLimited",
+    "RoutingProvider",
     "Scenario",
     "SendBulkMessagesJob",
     "SendMessageJob",
