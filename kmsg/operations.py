@@ -18,9 +18,12 @@ from kmsg.codec import PayloadCodec
 from kmsg.errors import ValidationError
 from kmsg.jobs import NewJob, PreparedJob, prepare_job
 from kmsg.models import Job, JobState, Lease
+from kmsg.rules import MAX_ERRORS
 from kmsg.validation import (
+    MAX_ERROR_MESSAGE,
     MAX_LEASE,
     check_batch,
+    check_int,
     check_job_ids,
     check_lease,
     check_lease_arg,
@@ -57,6 +60,7 @@ __all__ = [
     "Remove",
     "RetryFailed",
     "SetRateLimit",
+    "Snooze",
     "Stats",
     "WaitForJobs",
     "cancel",
@@ -80,6 +84,7 @@ __all__ = [
     "remove",
     "retry_failed",
     "set_rate_limit",
+    "snooze",
     "stats",
     "wait_for_jobs",
 ]
@@ -208,6 +213,27 @@ def fail(lease: Lease, error: BaseException | str, retry_in: float | None, retry
     error_type, message = describe_error(error)
     delay = None if retry_in is None else check_seconds("retry_in", retry_in)
     return Fail(held, error_type, message, delay, bool(retryable))
+
+
+@dataclass(frozen=True, slots=True)
+class Snooze:
+    """Put the held job back, due in ``delay`` seconds, without using an attempt (while it has
+    snoozes left: ``max_snoozes``)."""
+
+    lease: Lease
+    delay: float
+    message: str
+    max_snoozes: int
+
+
+def snooze(lease: Lease, delay: float, reason: str, max_snoozes: int) -> Snooze:
+    """Check a snooze: its lease, delay (seconds), reason (text) and bound (1 to 50)."""
+    held = check_lease_arg(lease)
+    if not isinstance(reason, str):
+        raise ValidationError(f"reason must be a string, not {type(reason).__name__}")
+    delay = check_seconds("delay", delay)
+    message = reason[:MAX_ERROR_MESSAGE] or f"snoozed for {delay:g}s"
+    return Snooze(held, delay, message, check_int("max_snoozes", max_snoozes, 1, MAX_ERRORS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,6 +487,7 @@ Operation = (
     | Complete
     | CompleteMany
     | Fail
+    | Snooze
     | Extend
     | ExtendMany
     | Release

@@ -60,6 +60,7 @@ from kmsg.models import (
     QueueStats,
     RetryResult,
 )
+from kmsg.rules import DEFAULT_MAX_SNOOZES
 
 __all__ = ["Capabilities", "JobQueue"]
 
@@ -132,6 +133,7 @@ class JobQueue(Protocol):
         lease: float = 30.0,
         dedupe_key: str | None = None,
         job_id: str | None = None,
+        trace_parent: str | None = None,
     ) -> str:
         """Store one job and return its id. Options are those of :class:`~kmsg.NewJob`.
 
@@ -229,6 +231,27 @@ class JobQueue(Protocol):
         attempts remain, the job becomes ``delayed`` until ``now + retry_in`` (default: the job's
         backoff for this attempt); otherwise it becomes ``failed`` (dead-lettered). Fenced as
         :meth:`complete` is: ``LeaseLost`` and no change on a stale token. Atomic.
+        """
+        ...
+
+    async def snooze(
+        self,
+        lease: Lease,
+        delay: float,
+        *,
+        reason: str = "",
+        max_snoozes: int = DEFAULT_MAX_SNOOZES,
+    ) -> JobState:
+        """Put the held job back to run again in ``delay`` seconds **without using an attempt**
+        (a gateway said "too many requests, retry after 30 s", say); return its new state.
+
+        The job goes to ``delayed`` with its attempt refunded, and its history gets an entry of
+        type ``Snoozed`` (message ``reason``, or "snoozed for Ns"). A job may snooze
+        ``max_snoozes`` times (1 to 50; counted from its history); a snooze past that counts as a
+        failed attempt retried in ``delay`` (so the job is dead-lettered when it has no attempts
+        left, and a job can never snooze forever). Fenced like ``fail``: ``LeaseLost`` on a stale
+        token, and a job whose cancel was requested becomes ``cancelled`` (entry kept) with
+        ``LeaseLost``. Atomic.
         """
         ...
 

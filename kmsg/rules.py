@@ -14,8 +14,10 @@ import math
 from typing import Final
 
 __all__ = [
+    "DEFAULT_MAX_SNOOZES",
     "LEASE_EXPIRED_MESSAGE",
     "MAX_ERRORS",
+    "SNOOZED",
     "claim_allowance",
     "backoff_delay",
     "due_time",
@@ -27,6 +29,11 @@ MAX_ERRORS: Final = 50
 """How many failed attempts a job's error history keeps (the last ones)."""
 LEASE_EXPIRED_MESSAGE: Final = "the lease ended before the job was acknowledged"
 """The message recorded (with type ``LeaseExpired``) for a lease that ended unacknowledged."""
+SNOOZED: Final = "Snoozed"
+"""The type of the history entry a snooze records; a job's snoozes are its entries of this type
+(among the last ``MAX_ERRORS``), so a snooze past the allowed number counts as a failed attempt."""
+DEFAULT_MAX_SNOOZES: Final = 20
+"""How many snoozes a job gets, unless the caller says otherwise (1 to ``MAX_ERRORS``)."""
 
 
 def due_time(at: float) -> float:

@@ -123,6 +123,7 @@ class SyncQueue:
         lease: float = DEFAULT_LEASE,
         dedupe_key: str | None = None,
         job_id: str | None = None,
+        trace_parent: str | None = None,
     ) -> str:
         """Store one job; return its id (see :meth:`kmsg.JobQueue.enqueue`)."""
         new = NewJob(
@@ -136,6 +137,7 @@ class SyncQueue:
             lease=lease,
             dedupe_key=dedupe_key,
             job_id=job_id,
+            trace_parent=trace_parent,
         )
         results: list[Enqueued] = self._execute(ops.enqueue([new], self._codec))
         return results[0].id

@@ -37,6 +37,7 @@ from kmsg.models import (
     RetryResult,
 )
 from kmsg.queue import Capabilities
+from kmsg.rules import DEFAULT_MAX_SNOOZES
 from kmsg.validation import DEFAULT_LEASE, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE
 from kmsg.waiting import check_wait, poll_pauses, result_of
 
@@ -97,6 +98,7 @@ class QueueBase(ABC):
         lease: float = DEFAULT_LEASE,
         dedupe_key: str | None = None,
         job_id: str | None = None,
+        trace_parent: str | None = None,
     ) -> str:
         """Store one job and return its id (see :meth:`kmsg.JobQueue.enqueue`)."""
         new = NewJob(
@@ -110,6 +112,7 @@ class QueueBase(ABC):
             lease=lease,
             dedupe_key=dedupe_key,
             job_id=job_id,
+            trace_parent=trace_parent,
         )
         results: list[Enqueued] = await self._execute(ops.enqueue([new], self._codec))
         return results[0].id
@@ -156,6 +159,19 @@ class QueueBase(ABC):
     ) -> JobState:
         """Record a failed attempt (see :meth:`kmsg.JobQueue.fail`)."""
         state: JobState = await self._execute(ops.fail(lease, error, retry_in, retryable))
+        return state
+
+    async def snooze(
+        self,
+        lease: Lease,
+        delay: float,
+        *,
+        reason: str = "",
+        max_snoozes: int = DEFAULT_MAX_SNOOZES,
+    ) -> JobState:
+        """Run the held job again later without using an attempt (see
+        :meth:`kmsg.JobQueue.snooze`)."""
+        state: JobState = await self._execute(ops.snooze(lease, delay, reason, max_snoozes))
         return state
 
     async def extend(

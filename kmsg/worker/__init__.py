@@ -27,6 +27,7 @@ from kmsg.worker.handler_errors import (
     RegistrationError,
     ResultError,
     Retry,
+    Snooze,
     UnknownTask,
 )
 from kmsg.worker.retry import Jitter, RetryPolicy
@@ -42,6 +43,7 @@ __all__ = [
     "RegistrationError",
     "ResultError",
     "Retry",
+    "Snooze",
     "RetryPolicy",
     "UnknownTask",
     "Worker",

@@ -53,7 +53,14 @@ from kmsg.validation import MAX_DELAY, MAX_RESULT_BYTES
 from kmsg.worker.acks import Completion, CompletionBuffer, Outcome
 from kmsg.worker.context import JobContext, _current
 from kmsg.worker.events import EventKind, EventListener, WorkerEvent, emit
-from kmsg.worker.handler_errors import JobTimeout, NonRetryable, ResultError, Retry, UnknownTask
+from kmsg.worker.handler_errors import (
+    JobTimeout,
+    NonRetryable,
+    ResultError,
+    Retry,
+    Snooze,
+    UnknownTask,
+)
 from kmsg.worker.heartbeats import Heartbeats
 from kmsg.worker.inflight import InFlight, Stop
 from kmsg.worker.log import job_extra, logger
@@ -264,6 +271,8 @@ class JobRunner:
             self._event(EventKind.TIMED_OUT, job, duration, _error_text(timed_out))
             logger.warning("job %s timed out", job.id, extra=job_extra(job))
             await self._fail(lease, job, timed_out, duration)
+        elif isinstance(error, Snooze):
+            await self._snooze(lease, job, error, duration)
         elif error is not None:
             await self._fail(lease, job, error, duration)
         else:
@@ -316,6 +325,22 @@ class JobRunner:
                 f"handler result is {len(data)} bytes encoded; the limit is {MAX_RESULT_BYTES}"
             )
         return data
+
+    async def _snooze(self, lease: Lease, job: Job, snooze: Snooze, duration: float) -> None:
+        try:
+            state = await self._config.queue.snooze(
+                lease,
+                min(snooze.after, MAX_DELAY),
+                reason=snooze.reason,
+                max_snoozes=snooze.max_snoozes,
+            )
+        except LeaseLost as exc:
+            self._lease_lost(job, str(exc), duration)
+            return
+        text = _error_text(snooze)
+        kind = EventKind.DEAD if state is JobState.FAILED else EventKind.RETRIED
+        self._event(kind, job, duration, text)
+        logger.info("job %s snoozed (now %s): %s", job.id, state.value, text, extra=job_extra(job))
 
     async def _fail(self, lease: Lease, job: Job, error: Exception, duration: float | None) -> None:
         retryable, retry_in = self._retry_decision(job, error)

@@ -5,6 +5,9 @@ A handler steers retries by raising:
 * :class:`Retry` -- try again after ``after`` seconds (or the retry policy's delay). It counts as
   an attempt: a job out of attempts is dead-lettered all the same.
 * :class:`NonRetryable` -- dead-letter the job now, whatever attempts remain.
+* :class:`Snooze` -- run the job again after ``after`` seconds **without using an attempt**
+  (a gateway's "too many requests, retry after 30 s"); a job has ``max_snoozes`` of these, and
+  one past that counts as a failed attempt (see :meth:`kmsg.JobQueue.snooze`).
 
 Any other ``Exception`` is a retryable failure. The worker itself records these error types in a
 job's history (``JobError.type``): :class:`UnknownTask`, ``PayloadDecodeError`` (from
@@ -14,6 +17,7 @@ job's history (``JobError.type``): :class:`UnknownTask`, ``PayloadDecodeError`` 
 from __future__ import annotations
 
 from kmsg.errors import KmsgError
+from kmsg.rules import DEFAULT_MAX_SNOOZES
 
 __all__ = [
     "JobTimeout",
@@ -21,6 +25,7 @@ __all__ = [
     "RegistrationError",
     "ResultError",
     "Retry",
+    "Snooze",
     "UnknownTask",
 ]
 
@@ -38,6 +43,24 @@ class Retry(Exception):
         super().__init__(reason if after is None else f"{reason} (after {after:g}s)")
         self.after = after
         self.reason = reason
+
+
+class Snooze(Exception):
+    """Raised by a handler: run this job again after ``after`` seconds without using an attempt.
+
+    Recorded in the job's history as a ``Snoozed`` entry with ``reason``. A job may snooze
+    ``max_snoozes`` times (1 to 50); a snooze past that counts as a failed attempt.
+    """
+
+    def __init__(
+        self, after: float, reason: str = "", *, max_snoozes: int = DEFAULT_MAX_SNOOZES
+    ) -> None:
+        if not after >= 0:
+            raise ValueError(f"Snooze(after=...) must be 0 or more seconds, not {after!r}")
+        super().__init__(f"{reason or 'snoozed'} (for {after:g}s)")
+        self.after = after
+        self.reason = reason
+        self.max_snoozes = max_snoozes
 
 
 class NonRetryable(Exception):

@@ -65,6 +65,7 @@ OPERATIONS: Final = {
     "enqueue_many": 2,
     "complete": 2,
     "fail": 4,
+    "snooze": 2,
     "extend": 1,
     "release": 1,
     "complete_many": 1,
@@ -87,7 +88,7 @@ OPERATIONS: Final = {
 """Each operation a step may run, and its weight (how often it is drawn, relatively)."""
 WEIGHTED: Final = tuple(name for name, weight in OPERATIONS.items() for _ in range(weight))
 NEEDS_LEASE: Final = frozenset(
-    {"complete", "fail", "extend", "release", "complete_many", "extend_many"}
+    {"complete", "fail", "snooze", "extend", "release", "complete_many", "extend_many"}
 )
 QUIET: Final = st.sampled_from(sorted(set(OPERATIONS) - {"claim", "enqueue"}))
 """The operations a run may leave out (all but the two every run needs)."""

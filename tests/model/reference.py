@@ -60,6 +60,7 @@ from kmsg.outcomes import Lost, lease_lost
 from kmsg.rules import (
     LEASE_EXPIRED_MESSAGE,
     MAX_ERRORS,
+    SNOOZED,
     backoff_delay,
     claim_allowance,
     due_time,
@@ -234,6 +235,25 @@ class ReferenceQueue:
             raise lease_lost(lease, Lost.CANCELLED)
         delay = self._backoff(job) if retry_in is None else retry_in
         return self._after_failure(job, now, delay, retryable=retryable)
+
+    def snooze(
+        self, lease: Lease, delay: float, *, reason: str = "", max_snoozes: int = 20
+    ) -> JobState:
+        """Back to ``delayed`` in ``delay`` with the attempt refunded and a ``Snoozed`` entry;
+        past ``max_snoozes`` entries, a failed attempt retried in ``delay``; a requested cancel
+        wins (entry kept, ``cancelled``, ``LeaseLost``)."""
+        now = self._clock()
+        job = self._held(lease)
+        used = sum(error.type == SNOOZED for error in job.errors)
+        self._record_error(job, now, SNOOZED, reason or f"snoozed for {delay:g}s")
+        if job.cancel_requested:
+            self._finish(job, JobState.CANCELLED, now)
+            raise lease_lost(lease, Lost.CANCELLED)
+        if used >= max_snoozes:
+            return self._after_failure(job, now, delay, retryable=True)
+        job.attempts = max(job.attempts - 1, 0)
+        job.state, job.run_at, job.lease_until = JobState.DELAYED, due_time(now + delay), None
+        return JobState.DELAYED
 
     def extend(self, lease: Lease, duration: float, *, progress: bytes | None = None) -> float:
         """Move the held job's deadline to ``now + duration`` and set its progress (unless

@@ -172,6 +172,7 @@ class QueueMachine(RuleBasedStateMachine):
             "enqueue_many": lambda data: self.enqueue_many(data.draw(job_batches, "jobs")),
             "complete": self.complete,
             "fail": self.fail,
+            "snooze": self.snooze,
             "extend": self.extend,
             "release": self.release,
             "complete_many": self.complete_many,
@@ -257,6 +258,17 @@ class QueueMachine(RuleBasedStateMachine):
             f"fail {held.real.job_id} retry_in={retry_in} retryable={retryable}",
             lambda q: q.fail(held.real, error, retry_in=retry_in, retryable=retryable),
             lambda: self.model.fail(held.model, error, retry_in=retry_in, retryable=retryable),
+        )
+
+    def snooze(self, data: st.DataObject) -> None:
+        """``snooze`` a lease: back later without an attempt, or a failure past the maximum."""
+        held = self.draw_lease(data)
+        delay = data.draw(st.sampled_from([r for r in RETRY_IN if r is not None]), label="delay")
+        most = data.draw(st.integers(1, 3), label="max_snoozes")
+        self.sides.call(
+            f"snooze {held.real.job_id} delay={delay} max_snoozes={most}",
+            lambda q: q.snooze(held.real, delay, reason="busy", max_snoozes=most),
+            lambda: self.model.snooze(held.model, delay, reason="busy", max_snoozes=most),
         )
 
     def extend(self, data: st.DataObject) -> None:

@@ -209,6 +209,15 @@ class RedisPlanner(Planner):
         )
         return JobState(code.decode())
 
+    @handles(ops.Snooze)
+    def _snooze(self, operation: ops.Snooze) -> RedisPlan:
+        lease = operation.lease
+        args = [lease.job_id, lease.token, operation.delay, operation.message]
+        code = yield Script("snooze", lease.queue, [*args, operation.max_snoozes])
+        if code not in (b"delayed", b"failed"):
+            raise lease_lost(lease, _LOST[code])
+        return JobState(code.decode())
+
     @handles(ops.Extend)
     def _extend(self, operation: ops.Extend) -> RedisPlan:
         lease = operation.lease

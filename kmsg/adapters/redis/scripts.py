@@ -38,6 +38,7 @@ SCRIPT_NAMES: Final = (
     "release",
     "remove",
     "retry_failed",
+    "snooze",
     "stats",
     "unwait",
     "wake",

@@ -12,12 +12,25 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
-from kmsg.adapters.sqlite.rows import TOKEN, append_error, claim_order, job_from_row
+from kmsg.adapters.sqlite.rows import (
+    TOKEN,
+    append_error,
+    claim_order,
+    decode_errors,
+    job_from_row,
+)
 from kmsg.adapters.sqlite.statements import sql
 from kmsg.errors import LeaseLost
 from kmsg.models import Backoff, ClaimedJob, JobState, Lease
 from kmsg.outcomes import Lost, lease_lost
-from kmsg.rules import LEASE_EXPIRED_MESSAGE, claim_allowance, refill, retry_at
+from kmsg.rules import (
+    LEASE_EXPIRED_MESSAGE,
+    SNOOZED,
+    claim_allowance,
+    due_time,
+    refill,
+    retry_at,
+)
 from kmsg.validation import STEP_JOBS
 
 __all__ = ["claim", "complete", "extend", "extend_many", "fail", "release", "settle_params"]
@@ -187,15 +200,62 @@ def fail(
     held = _held(connection, lease)
     if isinstance(held, LeaseLost):
         return held
-    error_type, message = error
-    history = append_error(
+    history = _with_entry(held, now, *error)
+    if held.cancel_requested:
+        return _cancel_held(connection, now, lease, held, history)
+    return _settle_failure(connection, now, held, history, retry_in, retryable)
+
+
+def snooze(
+    connection: sqlite3.Connection,
+    now: float,
+    lease: Lease,
+    delay: float,
+    message: str,
+    max_snoozes: int,
+) -> JobState | LeaseLost:
+    """Put the held job back, due in ``delay`` seconds, without using an attempt; fail it
+    instead (retry in ``delay``) once it has used ``max_snoozes`` (its ``Snoozed`` entries)."""
+    held = _held(connection, lease)
+    if isinstance(held, LeaseLost):
+        return held
+    used = sum(error.type == SNOOZED for error in decode_errors(held.errors))
+    history = _with_entry(held, now, SNOOZED, message)
+    if held.cancel_requested:
+        return _cancel_held(connection, now, lease, held, history)
+    if used >= max_snoozes:
+        return _settle_failure(connection, now, held, history, delay, True)
+    params = {"seq": held.seq, "run_at": due_time(now + delay), "errors": history}
+    connection.execute(sql("snooze"), params)
+    return JobState.DELAYED
+
+
+def _with_entry(held: HeldRow, now: float, error_type: str, message: str) -> str:
+    """The held job's history with one entry for its current attempt added."""
+    return append_error(
         held.errors, at=now, attempt=held.attempts, error_type=error_type, message=message
     )
-    if held.cancel_requested:
-        connection.execute(
-            sql("settle"), settle_params(held.seq, JobState.CANCELLED, now, errors=history)
-        )
-        return lease_lost(lease, Lost.CANCELLED)
+
+
+def _cancel_held(
+    connection: sqlite3.Connection, now: float, lease: Lease, held: HeldRow, history: str
+) -> LeaseLost:
+    """End a held job whose cancel was requested (its history kept); the holder's LeaseLost."""
+    connection.execute(
+        sql("settle"), settle_params(held.seq, JobState.CANCELLED, now, errors=history)
+    )
+    return lease_lost(lease, Lost.CANCELLED)
+
+
+def _settle_failure(
+    connection: sqlite3.Connection,
+    now: float,
+    held: HeldRow,
+    history: str,
+    retry_in: float | None,
+    retryable: bool,
+) -> JobState:
+    """Retry the held job later (``delayed``) or dead-letter it (``failed``)."""
     backoff = Backoff(
         initial=held.backoff_initial, factor=held.backoff_factor, maximum=held.backoff_maximum
     )

@@ -67,6 +67,7 @@ def enqueue_in(
     lease: float = DEFAULT_LEASE,
     dedupe_key: str | None = None,
     job_id: str | None = None,
+    trace_parent: str | None = None,
 ) -> str:
     """Write one job in ``connection``'s open transaction; return its id (or, for a held dedupe
     key, the id of the live job holding it). See the module docstring and
@@ -82,6 +83,7 @@ def enqueue_in(
         lease=lease,
         dedupe_key=dedupe_key,
         job_id=job_id,
+        trace_parent=trace_parent,
     )
     return enqueue_many_in(connection, [new])[0].id
 

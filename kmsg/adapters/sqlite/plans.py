@@ -123,6 +123,17 @@ class SQLitePlanner(Planner):
         )
         return _raise((yield Write(body, wakes=True)))
 
+    @handles(ops.Snooze)
+    def _snooze(self, operation: ops.Snooze) -> SQLitePlan:
+        body = _body(
+            consuming.snooze,
+            operation.lease,
+            operation.delay,
+            operation.message,
+            operation.max_snoozes,
+        )
+        return _raise((yield Write(body, wakes=True)))
+
     @handles(ops.Extend)
     def _extend(self, operation: ops.Extend) -> SQLitePlan:
         body = _body(consuming.extend, operation.lease, operation.duration, operation.progress)

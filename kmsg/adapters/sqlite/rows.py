@@ -22,6 +22,7 @@ __all__ = [
     "append_error",
     "claim_order",
     "decode_cursor",
+    "decode_errors",
     "encode_cursor",
     "job_from_row",
 ]
@@ -66,7 +67,7 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
         backoff=Backoff(initial=initial, factor=factor, maximum=maximum),
         lease=lease,
         dedupe_key=dedupe_key,
-        errors=_errors_decoder.decode(errors),
+        errors=decode_errors(errors),
         result=result,
         progress=progress,
         trace_parent=trace_parent,
@@ -81,6 +82,11 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
 def claim_order(row: tuple[Any, ...]) -> tuple[int, float, int]:
     """Sort key putting rows in claim order: priority desc, run_at, enqueue order."""
     return (-row[PRIORITY], row[RUN_AT], row[SEQ])
+
+
+def decode_errors(errors: str) -> tuple[JobError, ...]:
+    """A job's stored error history (JSON) as :class:`~kmsg.JobError` values."""
+    return _errors_decoder.decode(errors)
 
 
 def append_error(errors: str, *, at: float, attempt: int, error_type: str, message: str) -> str:

@@ -40,6 +40,8 @@ local SEQ_DIGITS = 12
 local STEP_JOBS = 500
 local STEP_BYTES = 1048576
 local MAX_ERRORS = 50
+-- The history entry type of a snooze (kmsg.rules.SNOOZED).
+local SNOOZED = 'Snoozed'
 local END_FIELD = {completed = 'completed_at', failed = 'failed_at', cancelled = 'cancelled_at'}
 -- A reply list lives at most this long: only a claimer that died leaves one behind.
 local REPLY_TTL_MS = 60000
