@@ -53,11 +53,15 @@ from kmsg.messaging.models import (
 from kmsg.messaging.phone import InvalidPhoneNumber, PhoneKind, normalize_phone, phone_kind
 from kmsg.messaging.processor import (
     BulkSendResult,
+    FallbackResult,
     MessageJobProcessor,
     SendBulkMessagesJob,
     SendMessageJob,
     SendScheduledMessageJob,
     UpdateDeliveryStatusJob,
+    enqueue_fallback,
+    fallback_job_id,
+    fallback_message,
     fan_out,
 )
 from kmsg.messaging.provider import (
@@ -90,6 +94,7 @@ __all__ = [
     "DeliveryStatus",
     "DeliveryStore",
     "Fail",
+    "FallbackResult",
     "FriendTalk",
     "Hooks",
     "InMemoryDeliveryStore",
@@ -126,6 +131,9 @@ __all__ = [
     "UpdateDeliveryStatusJob",
     "close_provider",
     "configure_provider",
+    "enqueue_fallback",
+    "fallback_job_id",
+    "fallback_message",
     "fan_out",
     "get_delivery_status",
     "load_provider",
