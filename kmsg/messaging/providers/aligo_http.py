@@ -1,0 +1,150 @@
+"""The HTTP exchange of the Aligo provider: one form POST, one bounded reply, typed errors.
+
+The hardened pattern of :mod:`kmsg.messaging.http`: ``timeout`` is a total deadline from
+connecting to the reply's last byte (``anyio.fail_after``); a reply is streamed and abandoned
+past ``max_reply_bytes``; ``Retry-After`` is honoured up to ``max_retry_after``; every error
+message has the secrets replaced by ``[redacted]`` and is cut to 500 characters. The HTTP
+status mapping is the table in :mod:`kmsg.messaging.providers.aligo`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Final
+from urllib.parse import urlencode
+
+import anyio
+import httpx
+
+from kmsg.errors import ProviderError, ProviderErrorCode, ValidationError
+from kmsg.messaging.http import parse_retry_after
+
+__all__ = ["AligoHttp"]
+
+FORM: Final = "application/x-www-form-urlencoded"
+_MAX_ERROR_TEXT: Final = 500
+_REDACTED: Final = "[redacted]"
+_STATUS_CODES: Final = {
+    401: ProviderErrorCode.AUTHENTICATION_FAILED,
+    403: ProviderErrorCode.AUTHENTICATION_FAILED,
+    408: ProviderErrorCode.NETWORK_TIMEOUT,
+    429: ProviderErrorCode.RATE_LIMIT_EXCEEDED,
+}
+
+
+class AligoHttp:
+    """Form POSTs to ``base_url`` within a deadline and a size limit; errors as ``ProviderError``.
+
+    ``secrets`` are hidden from every error message this makes. Raises ``ValidationError`` for
+    a ``base_url`` that is not http(s) or a limit out of range.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float,
+        max_reply_bytes: int,
+        max_retry_after: float,
+        secrets: Iterable[str],
+        client: httpx.AsyncClient | None,
+    ) -> None:
+        if not timeout > 0 or max_reply_bytes <= 0 or not max_retry_after >= 0:
+            raise ValidationError(
+                "AligoProvider needs timeout > 0, max_reply_bytes > 0 and max_retry_after >= 0"
+            )
+        try:
+            url = httpx.URL(base_url)
+        except httpx.InvalidURL as exc:
+            raise ValidationError(f"Aligo base_url is not a URL: {exc}") from None
+        if url.scheme not in ("http", "https") or not url.host or url.userinfo:
+            raise ValidationError("Aligo base_url must be an http(s) URL without credentials")
+        if not url.path.endswith("/"):
+            url = url.copy_with(path=url.path + "/")
+        self._url = url
+        self.base_url = str(url)
+        self.timeout = timeout
+        self.max_reply_bytes = max_reply_bytes
+        self.max_retry_after = max_retry_after
+        self._secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient(timeout=timeout)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this object made it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def post(self, path: str, form: Mapping[str, str]) -> bytes:
+        """POST ``form`` to ``base_url + path``; the 2xx reply's body, else ``ProviderError``."""
+        content = urlencode(form).encode()
+        try:
+            with anyio.fail_after(self.timeout):
+                async with self._client.stream(
+                    "POST",
+                    self._url.join(path),
+                    content=content,
+                    headers={"Content-Type": FORM, "Accept": "application/json"},
+                    timeout=self.timeout,
+                ) as response:
+                    body = await self._read_capped(response)
+                    status, reason = response.status_code, response.reason_phrase
+                    retry_after = response.headers.get("Retry-After")
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise self.error(
+                ProviderErrorCode.NETWORK_TIMEOUT,
+                f"no whole reply within {self.timeout:g} s ({type(exc).__name__})",
+            ) from None
+        except httpx.TransportError as exc:
+            raise self.error(
+                ProviderErrorCode.NETWORK_ERROR, f"transport failed: {exc!r}"
+            ) from None
+        if not 200 <= status < 300:
+            raise self._status_error(status, reason, retry_after)
+        if body is None:
+            raise self.error(
+                ProviderErrorCode.PROVIDER_ERROR,
+                f"Aligo reply longer than {self.max_reply_bytes} bytes",
+            )
+        return body
+
+    async def _read_capped(self, response: httpx.Response) -> bytes | None:
+        """The body, or None once it is known to exceed ``max_reply_bytes`` (read cancelled)."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_reply_bytes:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        with anyio.CancelScope() as reading:
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size <= self.max_reply_bytes:
+                    chunks.append(chunk)
+                else:
+                    reading.cancel()
+        return None if size > self.max_reply_bytes else b"".join(chunks)
+
+    def _status_error(self, status: int, reason: str, retry_after: str | None) -> ProviderError:
+        fallback = (
+            ProviderErrorCode.PROVIDER_ERROR if status >= 500 else ProviderErrorCode.INVALID_REQUEST
+        )
+        wait = parse_retry_after(retry_after)
+        if wait is not None:
+            wait = min(wait, self.max_retry_after)
+        code = _STATUS_CODES.get(status, fallback)
+        return self.error(code, f"Aligo answered HTTP {status} {reason}", retry_after=wait)
+
+    def error(
+        self,
+        code: ProviderErrorCode,
+        text: str,
+        *,
+        retry_after: float | None = None,
+        retryable: bool | None = None,
+    ) -> ProviderError:
+        """A ``ProviderError`` whose message has every secret redacted and is at most 500 chars."""
+        for secret in self._secrets:
+            text = text.replace(secret, _REDACTED)
+        if len(text) > _MAX_ERROR_TEXT:
+            text = text[: _MAX_ERROR_TEXT - 1] + "…"
+        return ProviderError(code, text, retry_after=retry_after, retryable=retryable)
