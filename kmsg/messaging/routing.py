@@ -49,6 +49,19 @@ failing over then may deliver it twice. ``failover_on_timeout=False`` raises a
 (``first_healthy``, while its breaker stays closed) and its key deduplicates; the default favours
 delivery over that risk.
 
+**From the environment.** Registered as the provider ``routing``, it is configured like any
+other (:mod:`kmsg.messaging.config`, :class:`RoutingSettings`)::
+
+    K_MSG_PROVIDER=routing
+    K_MSG_ROUTING_ALIMTALK=nhn,solapi
+    K_MSG_ROUTING_SMS=aligo,nhn
+    K_MSG_ROUTING_DEFAULT=nhn
+    K_MSG_ROUTING_STRATEGY=first_healthy      # or round_robin
+    K_MSG_ROUTING_FAILURE_THRESHOLD=5         # WINDOW=60, COOL_DOWN=30 (seconds)
+
+and each named provider from its own variables (``K_MSG_NHN_*``, ...). The ``[provider]`` table
+of ``kmsg.toml`` then configures the router, so the routed providers take environment variables.
+
 Memory is bounded: a breaker per provider and a counter per route. The clock (default
 ``time.monotonic``) is injectable for tests.
 """
@@ -57,16 +70,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final, Literal
+from typing import ClassVar, Final, Literal, Self
 
 import msgspec
 
 from kmsg.errors import ProviderError, ProviderErrorCode, ValidationError
 from kmsg.messaging.breaker import BreakerPolicy, CircuitBreaker, CircuitState
+from kmsg.messaging.config import configure_provider
 from kmsg.messaging.models import Message, SendResult
 from kmsg.messaging.provider import Provider, close_provider
+from kmsg.messaging.sizing import message_type
 
-__all__ = ["MESSAGE_TYPES", "RoutingProvider", "Strategy", "message_type"]
+__all__ = ["MESSAGE_TYPES", "RoutingProvider", "RoutingSettings", "Strategy"]
 
 MESSAGE_TYPES: Final = frozenset({"SMS", "LMS", "MMS", "ALIMTALK", "FRIENDTALK"})
 """The message type names a route may be keyed by."""
@@ -81,9 +96,36 @@ _PROVIDER_FAULTS: Final = frozenset(
 )
 
 
-def message_type(message: Message) -> str:
-    """The type name of ``message``: its tag, ``"SMS"`` ... ``"FRIENDTALK"``."""
-    return str(message.__struct_config__.tag)
+class RoutingSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A :class:`RoutingProvider` as settings (``K_MSG_ROUTING_<FIELD>`` or ``[provider]``).
+
+    Each route is a comma-separated list of provider names as registered in ``kmsg.providers``
+    (``K_MSG_ROUTING_ALIMTALK="nhn,solapi"``, ``K_MSG_ROUTING_SMS="aligo,nhn"``,
+    ``K_MSG_ROUTING_DEFAULT="nhn"``); each named provider is configured once, by
+    :func:`~kmsg.messaging.configure_provider`, from its own ``K_MSG_<NAME>_*`` variables.
+    """
+
+    default: str = ""
+    sms: str = ""
+    lms: str = ""
+    mms: str = ""
+    alimtalk: str = ""
+    friendtalk: str = ""
+    strategy: Strategy = "first_healthy"
+    failure_threshold: int = 5
+    window: float = 60.0
+    cool_down: float = 30.0
+    failover_on_timeout: bool = True
+
+    def routes(self) -> dict[str, list[str]]:
+        """The named routes (``"SMS"`` -> ``["aligo", "nhn"]``; ``"*"`` for the default)."""
+        named = {kind: getattr(self, kind.lower()) for kind in sorted(MESSAGE_TYPES)}
+        named[_DEFAULT_ROUTE] = self.default
+        return {
+            kind: [name.strip() for name in text.split(",") if name.strip()]
+            for kind, text in named.items()
+            if text.strip()
+        }
 
 
 class RoutingProvider:
@@ -126,6 +168,33 @@ class RoutingProvider:
             provider: CircuitBreaker(breaker, clock=clock) for provider in self._providers
         }
         self._turns = dict.fromkeys(self._routes, 0)
+
+    Settings: ClassVar[type[RoutingSettings]] = RoutingSettings
+
+    @classmethod
+    def from_settings(cls, settings: RoutingSettings) -> Self:
+        """The router :class:`RoutingSettings` describe, each named provider configured once
+        from the environment (the hook the config loader calls). Raises ``ValidationError``."""
+        named = settings.routes()
+        built: dict[str, Provider] = {}
+        for name in sorted({name for names in named.values() for name in names}):
+            if name == "routing":
+                raise ValidationError("a routing provider cannot route to itself")
+            built[name] = configure_provider(name)
+        routes = {kind: [built[n] for n in names] for kind, names in named.items()}
+        default = routes.pop(_DEFAULT_ROUTE, [])
+        policy = BreakerPolicy(
+            failure_threshold=settings.failure_threshold,
+            window=settings.window,
+            cool_down=settings.cool_down,
+        )
+        return cls(
+            routes,
+            default=default,
+            strategy=settings.strategy,
+            breaker=policy,
+            failover_on_timeout=settings.failover_on_timeout,
+        )
 
     @staticmethod
     def _check_routes(

@@ -28,7 +28,8 @@ from kmsg.messaging import (
     Succeed,
 )
 from kmsg.messaging.breaker import BreakerPolicy, CircuitState
-from kmsg.messaging.routing import RoutingProvider
+from kmsg.messaging.config import load_settings
+from kmsg.messaging.routing import RoutingProvider, RoutingSettings
 from kmsg.worker import Worker
 
 pytestmark = pytest.mark.anyio
@@ -553,3 +554,36 @@ async def test_on_a_queue_every_provider_open_delays_the_job_then_it_is_sent(
     assert job.completed_at - job.errors[0].at >= 0.2  # waited for a cool-down, not the backoff
     assert [call.ok for call in second.history] == [False, True]
     assert len(first.sent) == 0
+
+
+# --- configured from settings -----------------------------------------------------------------
+
+
+async def test_from_settings_builds_each_named_provider_once() -> None:
+    settings = RoutingSettings(
+        sms=" mock , ", default="mock", strategy="round_robin", failure_threshold=2, cool_down=7
+    )
+    assert settings.routes() == {"SMS": ["mock"], "*": ["mock"]}
+
+    router = RoutingProvider.from_settings(settings)
+
+    assert list(router.providers) == ["mock"]
+    assert (await router.send(sms())).provider == "mock"
+    assert (await router.send(Lms(to="01012345678", text="x"))).provider == "mock"
+    assert router._breakers["mock"].policy == BreakerPolicy(failure_threshold=2, cool_down=7)
+
+
+def test_settings_come_from_the_environment() -> None:
+    environ = {"K_MSG_ROUTING_ALIMTALK": "nhn,solapi", "K_MSG_ROUTING_COOL_DOWN": "5"}
+    settings = load_settings(RoutingSettings, "routing", environ=environ)
+    assert settings.routes() == {"ALIMTALK": ["nhn", "solapi"]}
+    assert settings.cool_down == 5.0
+
+
+def test_from_settings_refuses_bad_routes() -> None:
+    with pytest.raises(ValidationError, match="route to itself"):
+        RoutingProvider.from_settings(RoutingSettings(sms="routing"))
+    with pytest.raises(ValidationError, match="no message provider named 'nope'"):
+        RoutingProvider.from_settings(RoutingSettings(sms="nope"))
+    with pytest.raises(ValidationError, match="at least one route"):
+        RoutingProvider.from_settings(RoutingSettings())
