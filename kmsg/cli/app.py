@@ -170,6 +170,7 @@ LAZY_COMMANDS: Final = {
     "queue": "kmsg.cli.queue_cmds:queue_group",
     "dlq": "kmsg.cli.dlq_cmds:dlq_group",
     "migrate": "kmsg.cli.migrate:migrate_cmd",
+    "status": "kmsg.cli.status_cmd:status_cmd",
 }
 
 
