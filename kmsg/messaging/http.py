@@ -49,13 +49,13 @@ import contextlib
 import email.utils
 import time
 from typing import Annotated, ClassVar, Final, Self
-from urllib.parse import quote
 
 import anyio
 import msgspec
 
 from kmsg.errors import MissingDependencyError, ProviderError, ProviderErrorCode, ValidationError
 from kmsg.messaging.models import Message, SendResult
+from kmsg.messaging.redaction import redact, secret_forms
 
 try:
     import httpx
@@ -65,7 +65,6 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 __all__ = ["HttpProvider", "HttpSettings", "parse_retry_after"]
 
 MIB: Final = 1024 * 1024
-_MAX_ERROR_TEXT: Final = 500
 _REDACTED: Final = "[redacted]"
 
 _STATUS_CODES: Final = {
@@ -193,7 +192,7 @@ class HttpProvider:
         if api_key is not None:
             self._headers[auth_header] = f"{auth_scheme} {api_key}" if auth_scheme else api_key
             secrets.append(self._headers[auth_header])
-        self._secrets = _secret_forms(secrets)
+        self._secrets = secret_forms(secrets)
         self._owns_client = client is None
         self._client = client if client is not None else httpx.AsyncClient(timeout=timeout)
         self._timeout = timeout
@@ -357,10 +356,7 @@ class HttpProvider:
         self, code: ProviderErrorCode, text: str, *, retry_after: float | None = None
     ) -> ProviderError:
         """A ``ProviderError`` whose message has every secret redacted and is at most 500 chars."""
-        for secret in self._secrets:
-            text = text.replace(secret, _REDACTED)
-        if len(text) > _MAX_ERROR_TEXT:
-            text = text[: _MAX_ERROR_TEXT - 1] + "…"
+        text = redact(text, self._secrets)
         return ProviderError(code, text, retry_after=retry_after)
 
 
@@ -384,9 +380,3 @@ def _without_userinfo(url: str) -> str:
         return url
     authority, slash, path = rest.partition("/")
     return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
-
-
-def _secret_forms(secrets: list[str]) -> tuple[str, ...]:
-    """Each secret as sent and percent-encoded, longest first (so no part of one is left)."""
-    forms = {form for secret in secrets if secret for form in (secret, quote(secret, safe=""))}
-    return tuple(sorted(forms, key=len, reverse=True))

@@ -143,8 +143,8 @@ def test_a_provider_without_settings_is_built_plainly_and_refuses_a_table() -> N
 
 
 def test_unknown_provider_names_the_installed_ones() -> None:
-    with pytest.raises(ValidationError, match=r"no message provider named 'nhn'.*'http'"):
-        configure_provider("nhn", environ={}, table=ProviderTable())
+    with pytest.raises(ValidationError, match=r"no message provider named 'nosuch'.*'http'"):
+        configure_provider("nosuch", environ={}, table=ProviderTable())
 
 
 def test_http_settings_repr_hides_the_token_and_url_credentials() -> None:

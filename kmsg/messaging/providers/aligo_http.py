@@ -18,12 +18,11 @@ import httpx
 
 from kmsg.errors import ProviderError, ProviderErrorCode, ValidationError
 from kmsg.messaging.http import parse_retry_after
+from kmsg.messaging.redaction import redact, secret_forms
 
 __all__ = ["AligoHttp"]
 
 FORM: Final = "application/x-www-form-urlencoded"
-_MAX_ERROR_TEXT: Final = 500
-_REDACTED: Final = "[redacted]"
 _STATUS_CODES: Final = {
     401: ProviderErrorCode.AUTHENTICATION_FAILED,
     403: ProviderErrorCode.AUTHENTICATION_FAILED,
@@ -66,7 +65,7 @@ class AligoHttp:
         self.timeout = timeout
         self.max_reply_bytes = max_reply_bytes
         self.max_retry_after = max_retry_after
-        self._secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+        self._secrets = secret_forms(secrets)
         self._owns_client = client is None
         self._client = client if client is not None else httpx.AsyncClient(timeout=timeout)
 
@@ -143,8 +142,5 @@ class AligoHttp:
         retryable: bool | None = None,
     ) -> ProviderError:
         """A ``ProviderError`` whose message has every secret redacted and is at most 500 chars."""
-        for secret in self._secrets:
-            text = text.replace(secret, _REDACTED)
-        if len(text) > _MAX_ERROR_TEXT:
-            text = text[: _MAX_ERROR_TEXT - 1] + "…"
+        text = redact(text, self._secrets)
         return ProviderError(code, text, retry_after=retry_after, retryable=retryable)

@@ -36,11 +36,10 @@ from kmsg.errors import ProviderError, ProviderErrorCode
 from kmsg.messaging.http import parse_retry_after
 from kmsg.messaging.providers.nhn_api import HeaderOnly
 from kmsg.messaging.providers.nhn_codes import Service, api_error_code
+from kmsg.messaging.redaction import redact, secret_forms
 
 __all__ = ["NhnHttp", "Reply"]
 
-_MAX_ERROR_TEXT: Final = 500
-_REDACTED: Final = "[redacted]"
 _STATUS_CODES: Final = {
     401: ProviderErrorCode.AUTHENTICATION_FAILED,
     403: ProviderErrorCode.AUTHENTICATION_FAILED,
@@ -77,7 +76,7 @@ class NhnHttp:
         self.timeout = timeout
         self.max_reply_bytes = max_reply_bytes
         self.max_retry_after = max_retry_after
-        self._secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+        self._secrets = secret_forms(secrets)
 
     async def exchange(
         self,
@@ -174,8 +173,5 @@ class NhnHttp:
         retryable: bool | None = None,
     ) -> ProviderError:
         """A ``ProviderError`` whose message has every secret redacted and is at most 500 chars."""
-        for secret in self._secrets:
-            text = text.replace(secret, _REDACTED)
-        if len(text) > _MAX_ERROR_TEXT:
-            text = text[: _MAX_ERROR_TEXT - 1] + "…"
+        text = redact(text, self._secrets)
         return ProviderError(code, text, retry_after=retry_after, retryable=retryable)

@@ -10,13 +10,13 @@ reply read as a stream and abandoned past ``max_reply_bytes``, ``Retry-After`` c
 from __future__ import annotations
 
 import contextlib
-from typing import Final
 
 import anyio
 import msgspec
 
 from kmsg.errors import MissingDependencyError, ProviderError, ProviderErrorCode, ValidationError
 from kmsg.messaging.http import parse_retry_after
+from kmsg.messaging.redaction import redact, secret_forms
 
 try:
     import httpx
@@ -24,9 +24,6 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise MissingDependencyError("SolapiProvider", "http") from exc
 
 __all__ = ["SolapiReply", "SolapiTransport"]
-
-_MAX_ERROR_TEXT: Final = 500
-_REDACTED: Final = "[redacted]"
 
 
 class _ErrorBody(msgspec.Struct, rename="camel"):
@@ -78,7 +75,7 @@ class SolapiTransport:
         self._timeout = timeout
         self._max_reply_bytes = max_reply_bytes
         self._max_retry_after = max_retry_after
-        self._secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+        self._secrets = secret_forms(secrets)
         self._owns_client = client is None
         self._client = client if client is not None else httpx.AsyncClient(timeout=timeout)
 
@@ -157,8 +154,5 @@ class SolapiTransport:
         retry_after: float | None = None,
     ) -> ProviderError:
         """A ``ProviderError`` whose message has every secret redacted, at most 500 chars."""
-        for secret in self._secrets:
-            text = text.replace(secret, _REDACTED)
-        if len(text) > _MAX_ERROR_TEXT:
-            text = text[: _MAX_ERROR_TEXT - 1] + "…"
+        text = redact(text, self._secrets)
         return ProviderError(code, text, retryable=retryable, retry_after=retry_after)

@@ -13,8 +13,10 @@ configured** (the documents' "웹훅 설정 시 입력한 서명"): it is a shar
 not an HMAC of the body, so verifying is a constant-time comparison with that string. Only the
 ``MESSAGE_RESULT_UPDATE`` event carries reports (others, such as ``UNSUBSCRIBE``, are accepted
 and ignored). Each hook names ``requestId`` and ``recipientSeq``; the message id kmsg keys it by
-is :func:`nhn_message_id` (the request id for recipient 1, the sequence appended for others),
-which the NHN provider must use for ``SendResult.message_id``. State:
+is :func:`nhn_message_id`, the NHN provider's own ``SendResult.message_id``
+(``<service>:<requestId>:<recipientSeq>``, :class:`~kmsg.messaging.providers.nhn_api.NhnMessageId`),
+the service read from the body's ``productName`` (one naming SMS is ``sms``, any other
+``alimtalk``: an assumption, as the documents list no values). State:
 
 ============================== ============================================================
 ``messageStatus``              state
@@ -56,6 +58,7 @@ import msgspec
 
 from kmsg.errors import ValidationError
 from kmsg.messaging.delivery import DeliveryState
+from kmsg.messaging.providers.nhn_api import NhnMessageId, Service
 from kmsg.messaging.reports.records import DeliveryRecord, check_provider
 
 __all__ = [
@@ -63,6 +66,7 @@ __all__ = [
     "NhnWebhook",
     "WebhookReceiver",
     "nhn_message_id",
+    "nhn_service",
     "sign",
 ]
 
@@ -100,11 +104,15 @@ class WebhookReceiver(Protocol):
         ...
 
 
-def nhn_message_id(request_id: str, recipient_seq: int | None) -> str:
-    """The message id of NHN Cloud recipient ``recipient_seq`` of request ``request_id``."""
-    if recipient_seq is None or recipient_seq == 1:
-        return request_id
-    return f"{request_id}:{recipient_seq}"
+def nhn_message_id(service: Service, request_id: str, recipient_seq: int | None) -> str:
+    """The message id of NHN Cloud recipient ``recipient_seq`` (1 if not given) of request
+    ``request_id`` of ``service``, as the NHN provider's ``SendResult.message_id`` names it."""
+    return str(NhnMessageId(service, request_id, recipient_seq or 1))
+
+
+def nhn_service(product_name: str | None) -> Service:
+    """The NHN service a webhook body's ``productName`` names (module docstring)."""
+    return "sms" if product_name and "sms" in product_name.lower() else "alimtalk"
 
 
 class _NhnHook(msgspec.Struct, kw_only=True, rename="camel"):
@@ -120,6 +128,7 @@ class _NhnHook(msgspec.Struct, kw_only=True, rename="camel"):
 class _NhnBody(msgspec.Struct, kw_only=True):
     event: str
     hooks: list[msgspec.Raw] = []
+    productName: str | None = None
 
 
 _nhn_body = msgspec.json.Decoder(_NhnBody)
@@ -189,6 +198,7 @@ class NhnWebhook:
             hooks = [_nhn_hook.decode(raw) for raw in envelope.hooks]
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ValidationError(f"not an NHN Cloud webhook body: {exc}") from None
+        service = nhn_service(envelope.productName)
         records = []
         for hook in hooks:
             outcome = _nhn_state(hook)
@@ -198,7 +208,7 @@ class NhnWebhook:
             records.append(
                 DeliveryRecord(
                     provider=self.provider,
-                    message_id=nhn_message_id(hook.request_id, hook.recipient_seq),
+                    message_id=nhn_message_id(service, hook.request_id, hook.recipient_seq),
                     state=state,
                     reported_at=_nhn_time(hook, received_at),
                     error_code=code,

@@ -127,17 +127,17 @@ async def test_nhn_reports_are_stored(client: httpx.AsyncClient, reports: Report
     response = await post_nhn(client, body)
     assert response.status_code == 200, response.text
     assert response.json() == {"received": 4, "changed": 4}
-    ok = await reports.lookup("nhn", "req-ok")
+    ok = await reports.lookup("nhn", nhn_message_id("sms", "req-ok", 1))
     assert ok is not None
     assert ok.state is DeliveryState.DELIVERED
     assert ok.reported_at == dt.datetime(2024, 4, 29, 20, 58, 4, tzinfo=KST).timestamp()
-    bad = await reports.lookup("nhn", "req-bad")
+    bad = await reports.lookup("nhn", nhn_message_id("sms", "req-bad", 1))
     assert bad is not None
     assert (bad.state, bad.error_code) == (DeliveryState.FAILED, "3015")
-    kakao = await reports.lookup("nhn", "req-kakao")
+    kakao = await reports.lookup("nhn", nhn_message_id("sms", "req-kakao", 1))
     assert kakao is not None
     assert kakao.state is DeliveryState.DELIVERED
-    assert await reports.lookup("nhn", nhn_message_id("req-many", 2)) is not None
+    assert await reports.lookup("nhn", nhn_message_id("sms", "req-many", 2)) is not None
 
 
 async def test_a_replayed_post_changes_nothing(
@@ -148,7 +148,7 @@ async def test_a_replayed_post_changes_nothing(
     assert (await post_nhn(client, body)).json() == {"received": 1, "changed": 0}
     late = nhn_body(nhn_hook("req-1", "SENDING", None, receiveDate="2024-04-29T21:00:00"))
     assert (await post_nhn(client, late)).json() == {"received": 1, "changed": 0}
-    kept = await reports.lookup("nhn", "req-1")
+    kept = await reports.lookup("nhn", nhn_message_id("sms", "req-1", 1))
     assert kept is not None
     assert kept.state is DeliveryState.DELIVERED
 
@@ -237,7 +237,7 @@ def test_served_alone_it_opens_and_closes_its_store(tmp_path: Path) -> None:
 
     async def check() -> DeliveryState | None:
         async with open_delivery_store(url, queue="sms") as store:
-            kept = await store.lookup("nhn", "req-1")
+            kept = await store.lookup("nhn", nhn_message_id("sms", "req-1", 1))
             return None if kept is None else kept.state
 
     import anyio
