@@ -118,6 +118,15 @@ class DeliveryStatus(msgspec.Struct, frozen=True, kw_only=True):
 _result_decoder = msgspec.json.Decoder(SendResult)
 
 
+class _FellBack(msgspec.Struct):
+    """The part of a fallen-back AlimTalk job's result (``FallbackResult``) read here."""
+
+    fallback_job_id: str
+
+
+_fallback_decoder = msgspec.json.Decoder(_FellBack)
+
+
 async def get_delivery_status(
     queue: JobQueue,
     job_id: str,
@@ -128,8 +137,9 @@ async def get_delivery_status(
     """The status of the message sent by job ``job_id`` of ``queue_name``.
 
     A completed job's state is ``sent``, or the state of the newest report in ``store`` for its
-    message. Raises ``JobNotFound``, or ``ValidationError`` if the job's result is not a
-    ``SendResult`` (it is not a message send).
+    message. An AlimTalk job that fell back to SMS/LMS answers with the status of its fallback
+    job (whose ``job_id`` the status then carries). Raises ``JobNotFound``, or
+    ``ValidationError`` if the job's result is not a ``SendResult`` (it is not a message send).
     """
     job = await queue.get(queue_name, job_id)
     state = _FROM_JOB[job.state]
@@ -138,7 +148,11 @@ async def get_delivery_status(
         try:
             result = _result_decoder.decode(job.result)
         except (msgspec.ValidationError, msgspec.DecodeError):
-            raise ValidationError(f"job {job_id!r} ({job.task}) is not a message send") from None
+            fallback = _fallback_job(job.result)
+            if fallback is None:
+                why = f"job {job_id!r} ({job.task}) is not a message send"
+                raise ValidationError(why) from None
+            return await get_delivery_status(queue, fallback, queue_name=queue_name, store=store)
     if result is not None and store is not None:
         report = await store.get(result.message_id)
         if report is not None:
@@ -152,3 +166,11 @@ async def get_delivery_status(
         report=report,
         error=None if last is None else f"{last.type}: {last.message}",
     )
+
+
+def _fallback_job(result: bytes) -> str | None:
+    """The fallback job's id, if ``result`` is a fallen-back AlimTalk job's."""
+    try:
+        return _fallback_decoder.decode(result).fallback_job_id
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None

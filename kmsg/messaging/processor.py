@@ -28,9 +28,11 @@ decided by the message alone, so every attempt of a job sends the same type unde
 idempotency key. The result's ``message_type`` says what was sent (the processor fills it in
 when the provider left it None).
 
-Provider errors steer the job: a retryable ``ProviderError`` raises ``Retry(after=retry_after)``
-(the provider's ``Retry-After`` when it gave one, else the worker's backoff), a non-retryable one
-raises ``NonRetryable`` and the job is dead-lettered at once.
+Provider errors steer the job: ``RATE_LIMIT_EXCEEDED`` with a ``Retry-After`` raises
+``Snooze(retry_after)`` (the job waits without using an attempt, up to the worker's snooze
+bound: being told to wait is not a failure); another retryable ``ProviderError`` raises
+``Retry(after=retry_after)`` (the provider's ``Retry-After`` when it gave one, else the worker's
+backoff); a non-retryable one raises ``NonRetryable`` and the job is dead-lettered at once.
 
 **AlimTalk fallback to SMS/LMS.** An :class:`~kmsg.messaging.models.AlimTalk` with a
 ``fallback_text`` that the provider refuses with a code meaning KakaoTalk cannot deliver it
@@ -59,7 +61,7 @@ from typing import ClassVar, Final
 
 import msgspec
 
-from kmsg.errors import JobNotFound, ProviderError, ValidationError
+from kmsg.errors import JobNotFound, ProviderError, ProviderErrorCode, ValidationError
 from kmsg.jobs import NewJob
 from kmsg.messaging.delivery import DeliveryReport, DeliveryStore, InMemoryDeliveryStore
 from kmsg.messaging.models import AlimTalk, Lms, Message, SendResult, Sms
@@ -68,7 +70,7 @@ from kmsg.messaging.sizing import message_type, promote, require_sms_fits, text_
 from kmsg.models import Job
 from kmsg.queue import JobQueue
 from kmsg.validation import MAX_BATCH
-from kmsg.worker import NonRetryable, Retry, Worker, current_job
+from kmsg.worker import NonRetryable, Retry, Snooze, Worker, current_job
 
 __all__ = [
     "BulkSendResult",
@@ -239,6 +241,8 @@ class MessageJobProcessor:
         try:
             result = await self.provider.send(outgoing, idempotency_key=key)
         except ProviderError as exc:
+            if exc.code is ProviderErrorCode.RATE_LIMIT_EXCEEDED and exc.retry_after is not None:
+                raise Snooze(exc.retry_after, str(exc)) from exc
             if exc.retryable:
                 raise Retry(after=exc.retry_after, reason=str(exc)) from exc
             raise NonRetryable(str(exc)) from exc

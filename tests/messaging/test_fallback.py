@@ -36,6 +36,7 @@ from kmsg.messaging import (
     fan_out,
 )
 from kmsg.messaging.breaker import BreakerPolicy
+from kmsg.messaging.delivery import DeliveryState, get_delivery_status
 from kmsg.messaging.routing import RoutingProvider
 from kmsg.worker import Worker
 
@@ -117,6 +118,8 @@ async def test_a_refused_alimtalk_falls_back_to_one_sms_job(
     assert sms.message == Sms(to=message.to, sender=message.sender, text=TEXT)
     assert sms.idempotency_key == f"kmsg:{qname}:{job_id}.fallback"
     assert kakao.idempotency_key == f"kmsg:{qname}:{job_id}"
+    status = await get_delivery_status(queue, job_id, queue_name=qname)
+    assert (status.job_id, status.state) == (f"{job_id}.fallback", DeliveryState.SENT)
 
 
 async def test_a_long_fallback_text_goes_as_lms(queue: JobQueue, qname: str) -> None:

@@ -74,11 +74,28 @@ async def test_rate_limit_retry_after_is_honoured(queue: JobQueue, qname: str) -
     await run(worker_for(queue, qname, MessageJobProcessor(provider)))
 
     job = await queue.get(qname, job_id)
-    assert job.state is JobState.COMPLETED
+    assert (job.state, job.attempts) == (JobState.COMPLETED, 1)  # the wait used no attempt
     [error] = job.errors
+    assert error.type == "Snoozed"
     assert "RATE_LIMIT_EXCEEDED" in error.message
     assert job.completed_at is not None
     assert job.completed_at - error.at >= 0.4
+
+
+async def test_a_gateway_that_keeps_saying_wait_does_not_burn_the_attempts(
+    queue: JobQueue, qname: str
+) -> None:
+    provider = MockProvider()
+    for _ in range(5):
+        provider.script(RateLimited(retry_after=0.01))
+    kmsg_ = KMsg(provider, queue, queue_name=qname, max_attempts=2, backoff=FAST)
+    job_id = await kmsg_.enqueue(sms(1))
+
+    await run(worker_for(queue, qname, MessageJobProcessor(provider)))
+
+    job = await queue.get(qname, job_id)
+    assert (job.state, job.attempts) == (JobState.COMPLETED, 1)
+    assert [e.type for e in job.errors] == ["Snoozed"] * 5
 
 
 async def test_a_poison_job_is_dead_lettered_after_max_attempts(
