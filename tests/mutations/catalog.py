@@ -168,9 +168,18 @@ MUTATIONS: tuple[Mutation, ...] = (
         "worker-heartbeats-too-late",
         "the worker renews a lease only after it has run out",
         "kmsg/worker/heartbeats.py",
-        "and min(record.renewed_at + third, record.expires_at - margin) < horizon",
-        "and record.renewed_at + 2.0 * self.lease < horizon",
+        "if min(r.renewed_at + third, r.expires_at - margin) < horizon]",
+        "if r.renewed_at + 2.0 * self.lease < horizon]",
         ("tests/worker/test_leases.py", "-k", "longer_than_its_lease and asyncio and sqlite"),
+    ),
+    # --- messaging ---
+    Mutation(
+        "phone-landline-too-long",
+        "a landline number one digit too long is accepted",
+        "kmsg/messaging/phone.py",
+        'rf"(?:02|{_AREA_CODES})\\d{{7,8}}"',
+        'rf"(?:02|{_AREA_CODES})\\d{{7,9}}"',
+        ("tests/messaging/test_phone.py",),
     ),
     # --- codec ---
     Mutation(
