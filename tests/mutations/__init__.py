@@ -3,7 +3,7 @@
 Run ``python -m tests.mutations`` (``--ci`` for the subset CI runs, ``--only NAME`` for one,
 ``--list`` to see them, ``--jobs N`` for parallel runs). The bugs are listed in
 :mod:`tests.mutations.catalog`, each a one-place search/replace in the Lua scripts, the SQL, the
-rules, the worker or the codec, with the tests that must catch it.
+rules, the worker, the codec or the messaging domain, with the tests that must catch it.
 
 The checkout is never touched: ``kmsg/``, ``tests/`` and ``pyproject.toml`` are copied into a
 temporary folder (one copy per parallel job), each bug is planted in a copy, and pytest runs
