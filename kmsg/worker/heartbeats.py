@@ -131,11 +131,13 @@ class Heartbeats:
     async def renew(self, due: list[InFlight]) -> None:
         """Renew the leases of ``due`` in one ``extend_many`` call and act on each outcome."""
         sent_at = anyio.current_time()
+        leases = [record.lease for record in due]
         progress = [record.progress for record in due]
         try:
-            outcomes = await self._queue.extend_many(
-                [record.lease for record in due], self.lease, progress=progress
-            )
+            if any(value is not None for value in progress):
+                outcomes = await self._queue.extend_many(leases, self.lease, progress=progress)
+            else:  # the call as it was before progress existed: wrapped queues may lack it
+                outcomes = await self._queue.extend_many(leases, self.lease)
         except Exception as exc:
             self._failed(due, exc)
             return

@@ -49,6 +49,9 @@ ALLOWED_LAZY: Final = frozenset(
         # open_queue() imports the adapter a URL's scheme names, on first use (kmsg/urls.py).
         ("kmsg.urls", "opener_for", "kmsg.adapters.sqlite"),
         ("kmsg.urls", "opener_for", "kmsg.adapters.redis"),
+        # open_delivery_store() imports the store of the backend a URL names, the same way.
+        ("kmsg.messaging.reports", "_open", "kmsg.adapters.sqlite.delivery_store"),
+        ("kmsg.messaging.reports", "_open", "kmsg.adapters.redis.delivery_store"),
     }
 )
 """(importing module, function, adapter module): the only runtime imports of an adapter from

@@ -92,11 +92,15 @@ class RecordingQueue:
         return until
 
     async def extend_many(
-        self, leases: Sequence[Lease], duration: float
+        self,
+        leases: Sequence[Lease],
+        duration: float,
+        *,
+        progress: Sequence[bytes | None] | None = None,
     ) -> list[float | LeaseLost]:
         """Extend a batch (the worker's heartbeat), recording one ``extend`` per lease, as
         :meth:`extend` would: the new deadline, or not accepted (lease lost)."""
-        outcomes = await self._inner.extend_many(leases, duration)
+        outcomes = await self._inner.extend_many(leases, duration, progress=progress)
         for lease, outcome in zip(leases, outcomes, strict=True):
             if isinstance(outcome, LeaseLost):
                 self._ack("extend", lease, False)

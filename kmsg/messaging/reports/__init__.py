@@ -25,6 +25,7 @@ as :func:`kmsg.open_queue` does.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Generator
 from typing import Any
@@ -52,18 +53,20 @@ __all__ = [
 
 
 async def _open(url: str, options: dict[str, Any]) -> ReportStore:
+    """The store of the backend the URL's scheme names: each backend keeps its own in its
+    adapter package (``kmsg.adapters.*.delivery_store``), imported on first use."""
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme == "sqlite":
-        from kmsg.messaging.reports.sqlite_store import SQLiteDeliveryStore
-
-        return await SQLiteDeliveryStore.open(url, **options)
-    if scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
+        module = importlib.import_module("kmsg.adapters.sqlite.delivery_store")
+    elif scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
         try:
-            from kmsg.messaging.reports.redis_store import RedisDeliveryStore
+            module = importlib.import_module("kmsg.adapters.redis.delivery_store")
         except ImportError as exc:
             raise MissingDependencyError(f"the {scheme}:// delivery store", "redis") from exc
-        return await RedisDeliveryStore.open(url, **options)
-    raise ValidationError(f"no delivery store for the queue URL {redact_url(url)!r}")
+    else:
+        raise ValidationError(f"no delivery store for the queue URL {redact_url(url)!r}")
+    store: ReportStore = await module.open_store(url, **options)
+    return store
 
 
 class StoreOpener:

@@ -132,7 +132,8 @@ async def test_cleanup_removes_what_is_older_than_asked(reports: ReportStore) ->
 
 
 async def test_cleanup_runs_in_steps(reports: ReportStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kmsg.messaging.reports import redis_store, sqlite_store
+    from kmsg.adapters.redis import delivery_store as redis_store
+    from kmsg.adapters.sqlite import delivery_store as sqlite_store
 
     for module in (sqlite_store, redis_store):
         monkeypatch.setattr(module, "CLEANUP_STEP", 2)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from kmsg import open_queue
+from kmsg.adapters.redis.delivery_store import RedisDeliveryStore, script_source
 from kmsg.adapters.sqlite.statements import migrations
 from kmsg.messaging import DeliveryState, Sms
 from kmsg.messaging.processor import SendMessageJob
 from kmsg.messaging.reports import DeliveryRecord, open_delivery_store
-from kmsg.messaging.reports.redis_store import RedisDeliveryStore, script_source
 from tests.redis_servers import delete_prefix, shared_redis_url
 
 pytestmark = pytest.mark.anyio

@@ -1,5 +1,5 @@
 -- kmsg SQLite schema, version 5: carriers' delivery reports, kept beside the queue's jobs by
--- kmsg.messaging.reports.sqlite_store (one row per queue, provider and provider message id).
+-- kmsg.adapters.sqlite.delivery_store (one row per queue, provider and provider message id).
 --
 -- state is a kmsg.messaging.DeliveryState value; reported_at the gateway's own time of the
 -- report (epoch seconds), which orders reports that arrive out of order; updated_at the host's

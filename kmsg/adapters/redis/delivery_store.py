@@ -39,9 +39,9 @@ from kmsg.messaging.reports.records import DeliveryRecord, decode_record, encode
 from kmsg.messaging.reports.store import CLEANUP_STEP, StoreBase
 from kmsg.validation import check_seconds
 
-__all__ = ["RedisDeliveryStore", "script_source"]
+__all__ = ["RedisDeliveryStore", "open_store", "script_source"]
 
-_LUA: Final = resources.files("kmsg.messaging.reports").joinpath("lua")
+_LUA: Final = resources.files("kmsg.adapters.redis").joinpath("delivery_lua")
 _MAX_CONFLICTS: Final = 64
 
 
@@ -194,3 +194,8 @@ class RedisDeliveryStore(StoreBase):
     async def aclose(self) -> None:
         """Close the client's connections."""
         await self._client.aclose()
+
+
+async def open_store(url: str, **options: Any) -> RedisDeliveryStore:
+    """Open this backend's delivery store for ``url`` (what ``open_delivery_store`` calls)."""
+    return await RedisDeliveryStore.open(url, **options)

@@ -26,7 +26,7 @@ from kmsg.messaging.reports.records import DeliveryRecord, merge
 from kmsg.messaging.reports.store import CLEANUP_STEP, EVICT_PER_UPSERT, StoreBase
 from kmsg.validation import check_seconds
 
-__all__ = ["SQLiteDeliveryStore"]
+__all__ = ["SQLiteDeliveryStore", "open_store"]
 
 T = TypeVar("T")
 
@@ -194,3 +194,8 @@ class SQLiteDeliveryStore(StoreBase):
     async def aclose(self) -> None:
         """Close the connection (idempotent)."""
         await anyio.to_thread.run_sync(self._database.close)
+
+
+async def open_store(url: str, **options: Any) -> SQLiteDeliveryStore:
+    """Open this backend's delivery store for ``url`` (what ``open_delivery_store`` calls)."""
+    return await SQLiteDeliveryStore.open(url, **options)
