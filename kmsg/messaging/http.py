@@ -50,10 +50,10 @@ import email.utils
 import time
 from typing import Annotated, ClassVar, Final, Self
 
-import anyio
 import msgspec
 
 from kmsg.errors import MissingDependencyError, ProviderError, ProviderErrorCode, ValidationError
+from kmsg.messaging.exchange import Reply, exchange
 from kmsg.messaging.models import Message, SendResult
 from kmsg.messaging.redaction import redact, secret_forms
 
@@ -124,15 +124,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-class _Reply(msgspec.Struct, frozen=True):
-    """A reply read within the limits; ``body`` is None when it was over ``max_reply_bytes``."""
-
-    status: int
-    reason: str
-    retry_after: str | None
-    body: bytes | None
 
 
 class HttpProvider:
@@ -262,57 +253,21 @@ class HttpProvider:
 
     async def _exchange(
         self, method: str, url: httpx.URL, *, content: bytes | None, headers: dict[str, str]
-    ) -> _Reply:
+    ) -> Reply:
         """One request and its whole reply, within ``timeout`` and ``max_reply_bytes``."""
-        try:
-            with anyio.fail_after(self._timeout):
-                async with self._client.stream(
-                    method,
-                    url,
-                    content=content,
-                    headers=headers,
-                    auth=self._auth or httpx.USE_CLIENT_DEFAULT,
-                    timeout=self._timeout,
-                ) as response:
-                    body = await self._read_capped(response)
-                    return _Reply(
-                        response.status_code,
-                        response.reason_phrase,
-                        response.headers.get("Retry-After"),
-                        body,
-                    )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise self._error(
-                ProviderErrorCode.NETWORK_TIMEOUT,
-                f"no whole reply within {self._timeout:g} s ({type(exc).__name__})",
-            ) from None
-        except httpx.TransportError as exc:
-            raise self._error(
-                ProviderErrorCode.NETWORK_ERROR, f"transport failed: {exc!r}"
-            ) from None
+        return await exchange(
+            self._client,
+            method,
+            url,
+            within=self._timeout,
+            max_reply_bytes=self._max_reply_bytes,
+            error=self._error,
+            content=content,
+            headers=headers,
+            auth=self._auth or httpx.USE_CLIENT_DEFAULT,
+        )
 
-    async def _read_capped(self, response: httpx.Response) -> bytes | None:
-        """The reply body, or None as soon as it is known to exceed ``max_reply_bytes``.
-
-        Past the limit the read is cancelled rather than left with ``break``: the cancellation
-        unwinds httpx's nested stream generators from the inside, so none is left unfinished
-        (trio warns about those), and the connection is dropped, not reused.
-        """
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self._max_reply_bytes:
-            return None
-        chunks: list[bytes] = []
-        size = 0
-        with anyio.CancelScope() as reading:
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size <= self._max_reply_bytes:
-                    chunks.append(chunk)
-                else:
-                    reading.cancel()
-        return None if size > self._max_reply_bytes else b"".join(chunks)
-
-    def _accepted(self, reply: _Reply, message: Message) -> SendResult:
+    def _accepted(self, reply: Reply, message: Message) -> SendResult:
         if reply.body is None:
             raise self._error(
                 ProviderErrorCode.PROVIDER_ERROR,
@@ -331,7 +286,7 @@ class HttpProvider:
             accepted_at=time.time(),
         )
 
-    def _refusal(self, reply: _Reply) -> ProviderError:
+    def _refusal(self, reply: Reply) -> ProviderError:
         code = _STATUS_CODES.get(reply.status)
         if code is None:
             code = (

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 from typing import Final
 from urllib.parse import urlencode
 
-import anyio
 import httpx
 
 from kmsg.errors import ProviderError, ProviderErrorCode, ValidationError
+from kmsg.messaging.exchange import exchange
 from kmsg.messaging.http import parse_retry_after
 from kmsg.messaging.redaction import redact, secret_forms
 
@@ -76,52 +76,24 @@ class AligoHttp:
 
     async def post(self, path: str, form: Mapping[str, str]) -> bytes:
         """POST ``form`` to ``base_url + path``; the 2xx reply's body, else ``ProviderError``."""
-        content = urlencode(form).encode()
-        try:
-            with anyio.fail_after(self.timeout):
-                async with self._client.stream(
-                    "POST",
-                    self._url.join(path),
-                    content=content,
-                    headers={"Content-Type": FORM, "Accept": "application/json"},
-                    timeout=self.timeout,
-                ) as response:
-                    body = await self._read_capped(response)
-                    status, reason = response.status_code, response.reason_phrase
-                    retry_after = response.headers.get("Retry-After")
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise self.error(
-                ProviderErrorCode.NETWORK_TIMEOUT,
-                f"no whole reply within {self.timeout:g} s ({type(exc).__name__})",
-            ) from None
-        except httpx.TransportError as exc:
-            raise self.error(
-                ProviderErrorCode.NETWORK_ERROR, f"transport failed: {exc!r}"
-            ) from None
-        if not 200 <= status < 300:
-            raise self._status_error(status, reason, retry_after)
-        if body is None:
+        reply = await exchange(
+            self._client,
+            "POST",
+            self._url.join(path),
+            within=self.timeout,
+            max_reply_bytes=self.max_reply_bytes,
+            error=self.error,
+            content=urlencode(form).encode(),
+            headers={"Content-Type": FORM, "Accept": "application/json"},
+        )
+        if not reply.ok:
+            raise self._status_error(reply.status, reply.reason, reply.retry_after)
+        if reply.body is None:
             raise self.error(
                 ProviderErrorCode.PROVIDER_ERROR,
                 f"Aligo reply longer than {self.max_reply_bytes} bytes",
             )
-        return body
-
-    async def _read_capped(self, response: httpx.Response) -> bytes | None:
-        """The body, or None once it is known to exceed ``max_reply_bytes`` (read cancelled)."""
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_reply_bytes:
-            return None
-        chunks: list[bytes] = []
-        size = 0
-        with anyio.CancelScope() as reading:
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size <= self.max_reply_bytes:
-                    chunks.append(chunk)
-                else:
-                    reading.cancel()
-        return None if size > self.max_reply_bytes else b"".join(chunks)
+        return reply.body
 
     def _status_error(self, status: int, reason: str, retry_after: str | None) -> ProviderError:
         fallback = (

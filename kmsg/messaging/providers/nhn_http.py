@@ -28,11 +28,11 @@ import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-import anyio
 import httpx
 import msgspec
 
 from kmsg.errors import ProviderError, ProviderErrorCode
+from kmsg.messaging.exchange import Reply, exchange
 from kmsg.messaging.http import parse_retry_after
 from kmsg.messaging.providers.nhn_api import HeaderOnly
 from kmsg.messaging.providers.nhn_codes import Service, api_error_code
@@ -46,15 +46,6 @@ _STATUS_CODES: Final = {
     408: ProviderErrorCode.NETWORK_TIMEOUT,
     429: ProviderErrorCode.RATE_LIMIT_EXCEEDED,
 }
-
-
-class Reply(msgspec.Struct, frozen=True):
-    """A reply read within the limits; ``body`` is None when it was over ``max_reply_bytes``."""
-
-    status: int
-    reason: str
-    retry_after: str | None
-    body: bytes | None
 
 
 class NhnHttp:
@@ -88,48 +79,17 @@ class NhnHttp:
         params: Mapping[str, str] | None = None,
     ) -> Reply:
         """One request and its whole reply, within ``timeout`` and ``max_reply_bytes``."""
-        try:
-            with anyio.fail_after(self.timeout):
-                async with self.client.stream(
-                    method,
-                    url,
-                    content=content,
-                    headers=dict(headers),
-                    params=dict(params) if params else None,
-                    timeout=self.timeout,
-                ) as response:
-                    body = await self._read_capped(response)
-                    return Reply(
-                        response.status_code,
-                        response.reason_phrase,
-                        response.headers.get("Retry-After"),
-                        body,
-                    )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise self.error(
-                ProviderErrorCode.NETWORK_TIMEOUT,
-                f"no whole reply within {self.timeout:g} s ({type(exc).__name__})",
-            ) from None
-        except httpx.TransportError as exc:
-            raise self.error(
-                ProviderErrorCode.NETWORK_ERROR, f"transport failed: {exc!r}"
-            ) from None
-
-    async def _read_capped(self, response: httpx.Response) -> bytes | None:
-        """The body, or None once it is known to exceed ``max_reply_bytes`` (read cancelled)."""
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_reply_bytes:
-            return None
-        chunks: list[bytes] = []
-        size = 0
-        with anyio.CancelScope() as reading:
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size <= self.max_reply_bytes:
-                    chunks.append(chunk)
-                else:
-                    reading.cancel()
-        return None if size > self.max_reply_bytes else b"".join(chunks)
+        return await exchange(
+            self.client,
+            method,
+            url,
+            within=self.timeout,
+            max_reply_bytes=self.max_reply_bytes,
+            error=self.error,
+            content=content,
+            headers=dict(headers),
+            params=dict(params) if params else None,
+        )
 
     def refusal(self, service: Service, reply: Reply) -> ProviderError | None:
         """The error a reply means, or None when it is a 2xx to be read by its caller.

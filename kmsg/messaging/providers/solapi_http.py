@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 
-import anyio
 import msgspec
 
 from kmsg.errors import MissingDependencyError, ProviderError, ProviderErrorCode, ValidationError
+from kmsg.messaging.exchange import exchange
 from kmsg.messaging.http import parse_retry_after
 from kmsg.messaging.redaction import redact, secret_forms
 
@@ -88,45 +88,28 @@ class SolapiTransport:
         self, method: str, path: str, *, content: bytes | None, headers: dict[str, str]
     ) -> SolapiReply:
         """One request to ``base_url + path`` and its whole reply, within the limits."""
-        url = self.base_url + path
-        try:
-            with anyio.fail_after(self._timeout):
-                async with self._client.stream(
-                    method, url, content=content, headers=headers, timeout=self._timeout
-                ) as response:
-                    body = await self._read_capped(response)
-                    status, reason = response.status_code, response.reason_phrase
-                    retry_after = response.headers.get("Retry-After")
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise self.error(
-                ProviderErrorCode.NETWORK_TIMEOUT,
-                f"no whole reply within {self._timeout:g} s ({type(exc).__name__})",
-            ) from None
-        except httpx.TransportError as exc:
-            raise self.error(
-                ProviderErrorCode.NETWORK_ERROR, f"transport failed: {exc!r}"
-            ) from None
+        reply = await exchange(
+            self._client,
+            method,
+            self.base_url + path,
+            within=self._timeout,
+            max_reply_bytes=self._max_reply_bytes,
+            error=self.error,
+            content=content,
+            headers=headers,
+        )
         found = _ErrorBody()
-        if body is not None and not 200 <= status < 300:
+        if reply.body is not None and not reply.ok:
             with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
-                found = msgspec.json.decode(body, type=_ErrorBody)
-        return SolapiReply(status, reason, retry_after, body, found.error_code, found.error_message)
-
-    async def _read_capped(self, response: httpx.Response) -> bytes | None:
-        """The body, or None once it is known to exceed ``max_reply_bytes`` (read cancelled)."""
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self._max_reply_bytes:
-            return None
-        chunks: list[bytes] = []
-        size = 0
-        with anyio.CancelScope() as reading:
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size <= self._max_reply_bytes:
-                    chunks.append(chunk)
-                else:
-                    reading.cancel()
-        return None if size > self._max_reply_bytes else b"".join(chunks)
+                found = msgspec.json.decode(reply.body, type=_ErrorBody)
+        return SolapiReply(
+            reply.status,
+            reply.reason,
+            reply.retry_after,
+            reply.body,
+            found.error_code,
+            found.error_message,
+        )
 
     def refusal(
         self, reply: SolapiReply, code: ProviderErrorCode, *, retryable: bool
