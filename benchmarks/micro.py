@@ -10,6 +10,7 @@ commit, for a before/after comparison). SQLite uses a file in a temporary folder
 stops at the end. Each figure is the median of ``--reps`` runs with their min-max:
 
 * ``enqueue``: sequential ``enqueue`` calls, one job each (jobs/s);
+* ``sync``: the same through the blocking ``kmsg.sync`` queue, from a thread (jobs/s);
 * ``many``: ``enqueue_many`` in batches of 100 (jobs/s);
 * ``drain``: ``--drain`` no-op jobs queued first, then one ``Worker`` (``--concurrency`` slots)
   runs them; jobs / (first handler start to last completion) (jobs/s);
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import platform
 import shutil
@@ -100,6 +102,29 @@ async def enqueue_one(backend: Backend, args: argparse.Namespace) -> tuple[float
     elapsed = time.perf_counter() - start
     await queue.clear(name)
     return (n / elapsed,)
+
+
+async def enqueue_sync(backend: Backend, args: argparse.Namespace) -> tuple[float, ...]:
+    """Sequential single enqueues per second through the blocking ``kmsg.sync`` queue, from a
+    plain thread (as a Django view would); NaN for a kmsg without it."""
+    try:
+        from kmsg.sync import open_queue as open_sync_queue
+    except ImportError:
+        return (math.nan,)
+
+    def run() -> float:
+        name = uuid4().hex
+        with open_sync_queue(backend.url) as queue:
+            for i in range(100):
+                queue.enqueue(Noop(i), queue=name)
+            start = time.perf_counter()
+            for i in range(args.enqueue):
+                queue.enqueue(Noop(i), queue=name)
+            elapsed = time.perf_counter() - start
+            queue.clear(name)
+        return args.enqueue / elapsed
+
+    return (await anyio.to_thread.run_sync(run),)
 
 
 async def enqueue_batches(backend: Backend, args: argparse.Namespace) -> tuple[float, ...]:
@@ -237,6 +262,7 @@ def measures(args: argparse.Namespace) -> list[Measure]:
     wake = f"{args.rate:g} jobs/s for {args.seconds:g} s, other process"
     return [
         Measure("enqueue", ("enqueue, one per call (jobs/s)",), enqueue_one),
+        Measure("sync", ("kmsg.sync enqueue, one per call, a thread (jobs/s)",), enqueue_sync),
         Measure("many", (f"enqueue_many x{BATCH} (jobs/s)",), enqueue_batches),
         Measure("drain", (f"worker drain, no-op, {drain} (jobs/s)",), drain_noop),
         Measure("messages", (f"worker drain, mock SMS, {drain} (jobs/s)",), drain_messages),
@@ -368,7 +394,7 @@ async def run_all(args: argparse.Namespace, redis_url: str) -> str:
 
 
 QUICK = {"enqueue": 500, "batch_jobs": 2000, "drain": 1000, "seconds": 1.0, "idle_seconds": 1.0}
-KEYS = ("enqueue", "many", "drain", "messages", "wake", "idle")
+KEYS = ("enqueue", "sync", "many", "drain", "messages", "wake", "idle")
 
 
 def parse() -> argparse.Namespace:
