@@ -19,10 +19,14 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-import httpx
 import msgspec
 
-from kmsg.errors import ProviderError, ProviderErrorCode
+from kmsg.errors import MissingDependencyError, ProviderError, ProviderErrorCode
+
+try:
+    import httpx
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise MissingDependencyError("kmsg's HTTP gateway providers", "http") from exc
 
 __all__ = ["ErrorFactory", "Reply", "exchange", "read_capped"]
 

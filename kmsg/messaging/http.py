@@ -53,12 +53,13 @@ from typing import Annotated, ClassVar, Final, Self
 import msgspec
 
 from kmsg.errors import MissingDependencyError, ProviderError, ProviderErrorCode, ValidationError
-from kmsg.messaging.exchange import Reply, exchange
 from kmsg.messaging.models import Message, SendResult
 from kmsg.messaging.redaction import redact, secret_forms
 
 try:
     import httpx
+
+    from kmsg.messaging.exchange import Reply, exchange
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise MissingDependencyError("HttpProvider", "http") from exc
 
