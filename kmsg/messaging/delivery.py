@@ -141,6 +141,13 @@ async def get_delivery_status(
     job (whose ``job_id`` the status then carries). Raises ``JobNotFound``, or
     ``ValidationError`` if the job's result is not a ``SendResult`` (it is not a message send).
     """
+    return await _status(queue, job_id, queue_name, store, follow=True)
+
+
+async def _status(
+    queue: JobQueue, job_id: str, queue_name: str, store: DeliveryStore | None, *, follow: bool
+) -> DeliveryStatus:
+    """:func:`get_delivery_status`, following a fallback at most once (``follow``)."""
     job = await queue.get(queue_name, job_id)
     state = _FROM_JOB[job.state]
     result = report = None
@@ -148,11 +155,11 @@ async def get_delivery_status(
         try:
             result = _result_decoder.decode(job.result)
         except (msgspec.ValidationError, msgspec.DecodeError):
-            fallback = _fallback_job(job.result)
+            fallback = _fallback_job(job.result) if follow else None
             if fallback is None:
                 why = f"job {job_id!r} ({job.task}) is not a message send"
                 raise ValidationError(why) from None
-            return await get_delivery_status(queue, fallback, queue_name=queue_name, store=store)
+            return await _status(queue, fallback, queue_name, store, follow=False)
     if result is not None and store is not None:
         report = await store.get(result.message_id)
         if report is not None:

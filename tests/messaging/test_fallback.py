@@ -336,3 +336,13 @@ async def test_a_bulk_campaign_reaches_everyone_exactly_once(queue: JobQueue, qn
     stats = await queue.stats(qname)
     assert stats.failed == 0
     assert stats.completed == 1 + recipients + len(not_kakao)
+
+
+async def test_a_fallback_result_that_points_back_is_refused_not_followed_forever(
+    queue: JobQueue, qname: str
+) -> None:
+    job_id = await queue.enqueue(talk(), queue=qname)
+    [claimed] = await queue.claim(qname)
+    await queue.complete(claimed.lease, result=b'{"fallback_job_id": "%s"}' % job_id.encode())
+    with pytest.raises(ValidationError, match="not a message send"):
+        await get_delivery_status(queue, job_id, queue_name=qname)
